@@ -199,6 +199,45 @@ macro_rules! number_codec {
 number_codec!(UInt, u32);
 number_codec!(Int, i32);
 
+/// An `int` the schema restricts to `MIN..=MAX` (Status 0-1, Notification 0-6, transfer
+/// State 1-3, option Mode 0-2). A.2.3: input that does not adhere to the XSD is an error.
+pub struct IntIn<const MIN: i32, const MAX: i32>;
+
+impl<const MIN: i32, const MAX: i32> Scalar<i32> for IntIn<MIN, MAX> {
+    fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, tag: &'static str) -> Result<i32, DecodeError> {
+        let value = <Int as Scalar<i32>>::decode(cur, elem, tag)?;
+        if (MIN..=MAX).contains(&value) {
+            Ok(value)
+        } else {
+            Err(invalid(cur, tag, format!("{value} is outside {MIN}..={MAX}")))
+        }
+    }
+    fn encode(value: &i32, w: &mut XmlWriter, tag: &str) {
+        <Int as Scalar<i32>>::encode(value, w, tag)
+    }
+    #[cfg(test)]
+    fn strategy() -> BoxedStrategy<i32> {
+        (MIN..=MAX).boxed()
+    }
+}
+
+/// An `unsignedInt` of at least `MIN` (AddObjectResponse InstanceNumber, `unsignedInt[1:]`).
+pub struct UIntFrom<const MIN: u32>;
+
+impl<const MIN: u32> Scalar<u32> for UIntFrom<MIN> {
+    fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, tag: &'static str) -> Result<u32, DecodeError> {
+        let value = <UInt as Scalar<u32>>::decode(cur, elem, tag)?;
+        if value >= MIN { Ok(value) } else { Err(invalid(cur, tag, format!("{value} is below {MIN}"))) }
+    }
+    fn encode(value: &u32, w: &mut XmlWriter, tag: &str) {
+        <UInt as Scalar<u32>>::encode(value, w, tag)
+    }
+    #[cfg(test)]
+    fn strategy() -> BoxedStrategy<u32> {
+        (MIN..=u32::MAX).boxed()
+    }
+}
+
 /// A boolean element: `0`, `1`, `true` or `false`; written `1`/`0`.
 pub struct Bool;
 

@@ -1,7 +1,7 @@
 //! Methods the CPE answers (A.3.1, A.3.2, A.4.1), requests and responses, fields in schema
 //! order.
 
-use crate::codec::{Array, Base64Member, Name, NameMember, Opt, Repeated, StringMember, Text};
+use crate::codec::{Array, Base64Member, IntIn, Name, NameMember, Opt, Repeated, StringMember, Text, UIntFrom};
 use crate::cwmp_struct;
 use crate::datetime::DateTime;
 use crate::rpc::operations::{OperationCodec, OperationStruct};
@@ -27,7 +27,7 @@ cwmp_struct! {
 cwmp_struct! {
     SetParameterValuesResponse {
         /// 0: applied; 1: committed, applied later.
-        status: i32 = "Status",
+        status: i32 = "Status" as IntIn<0, 1>,
     }
 }
 
@@ -87,8 +87,8 @@ cwmp_struct! {
 }
 cwmp_struct! {
     AddObjectResponse {
-        instance_number: u32 = "InstanceNumber",
-        status: i32 = "Status",
+        instance_number: u32 = "InstanceNumber" as UIntFrom<1>,
+        status: i32 = "Status" as IntIn<0, 1>,
     }
 }
 
@@ -101,7 +101,7 @@ cwmp_struct! {
 }
 cwmp_struct! {
     DeleteObjectResponse {
-        status: i32 = "Status",
+        status: i32 = "Status" as IntIn<0, 1>,
     }
 }
 
@@ -124,7 +124,7 @@ cwmp_struct! {
 cwmp_struct! {
     DownloadResponse {
         /// 0: done and applied; 1: a TransferComplete will follow.
-        status: i32 = "Status",
+        status: i32 = "Status" as IntIn<0, 1>,
         start_time: DateTime = "StartTime",
         complete_time: DateTime = "CompleteTime",
     }
@@ -196,7 +196,7 @@ cwmp_struct! {
 }
 cwmp_struct! {
     UploadResponse {
-        status: i32 = "Status",
+        status: i32 = "Status" as IntIn<0, 1>,
         start_time: DateTime = "StartTime",
         complete_time: DateTime = "CompleteTime",
     }

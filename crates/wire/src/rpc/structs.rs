@@ -1,6 +1,6 @@
 //! Structures shared by several methods (TR-069 A.3, A.4), fields in schema order.
 
-use crate::codec::{Array, Name, Nested, Opt, OptionalText, StringMember, Text};
+use crate::codec::{Array, IntIn, Name, Nested, Opt, OptionalText, StringMember, Text};
 use crate::datetime::DateTime;
 use crate::types::Value;
 use crate::{array_member, cwmp_struct};
@@ -34,7 +34,7 @@ cwmp_struct! {
     SetParameterAttributesStruct {
         name: String = "Name" as Name,
         notification_change: bool = "NotificationChange",
-        notification: i32 = "Notification",
+        notification: i32 = "Notification" as IntIn<0, 6>,
         access_list_change: bool = "AccessListChange",
         access_list: Vec<String> = "AccessList" as Array<StringMember<64>>,
     }
@@ -45,7 +45,7 @@ cwmp_struct! {
     /// A GetParameterAttributes result entry (A.3.2.5 Table 28).
     ParameterAttributeStruct {
         name: String = "Name" as Name,
-        notification: i32 = "Notification",
+        notification: i32 = "Notification" as IntIn<0, 6>,
         access_list: Vec<String> = "AccessList" as Array<StringMember<64>>,
     }
 }
@@ -122,7 +122,7 @@ cwmp_struct! {
     QueuedTransferStruct {
         command_key: String = "CommandKey" as Text<32>,
         /// 1 not started, 2 in progress, 3 completed and finishing.
-        state: i32 = "State",
+        state: i32 = "State" as IntIn<1, 3>,
     }
 }
 array_member!(QueuedTransferStruct);
@@ -131,7 +131,7 @@ cwmp_struct! {
     /// A GetAllQueuedTransfers entry (A.4.1.7 Table 61).
     AllQueuedTransferStruct {
         command_key: String = "CommandKey" as Text<32>,
-        state: i32 = "State",
+        state: i32 = "State" as IntIn<1, 3>,
         is_download: bool = "IsDownload",
         file_type: String = "FileType" as Text<64>,
         file_size: u32 = "FileSize",
@@ -148,7 +148,7 @@ cwmp_struct! {
         /// Bit 0 enabled, bit 1 setup.
         state: u32 = "State",
         /// 0 disabled, 1 enabled with expiration, 2 enabled without expiration.
-        mode: i32 = "Mode",
+        mode: i32 = "Mode" as IntIn<0, 2>,
         start_date: DateTime = "StartDate",
         expiration_date: Option<DateTime> = "ExpirationDate",
         /// The schema types this as an int 0/1, which the boolean codec reads and writes.
