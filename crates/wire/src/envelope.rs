@@ -240,21 +240,25 @@ pub fn decode_all(body: &[u8], limits: &Limits) -> Result<Vec<Envelope>, DecodeE
     Ok(envelopes)
 }
 
-/// UTF-8 (with or without BOM), or ISO-8859-1 when the XML declaration says so.
+/// UTF-8 (with or without BOM), or ISO-8859-1 when the XML declaration says so. The
+/// declaration wins even over bytes that happen to be valid UTF-8 (`0xC3 0xA9` is "Ã©" in
+/// Latin-1, not "é").
 fn to_text(body: &[u8]) -> Result<Cow<'_, str>, DecodeError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    match std::str::from_utf8(body) {
-        Ok(text) => Ok(Cow::Borrowed(text)),
-        Err(_) => {
-            let head = &body[..body.len().min(100)];
-            let head = String::from_utf8_lossy(head).to_ascii_lowercase();
-            if head.starts_with("<?xml") && (head.contains("iso-8859-1") || head.contains("latin1")) {
-                Ok(Cow::Owned(body.iter().map(|&b| b as char).collect()))
-            } else {
-                Err(DecodeError::new(ErrorKind::NotUtf8, 0, String::new()))
-            }
-        }
+    if declares_latin1(body) {
+        return Ok(Cow::Owned(body.iter().map(|&b| b as char).collect()));
     }
+    std::str::from_utf8(body).map(Cow::Borrowed).map_err(|_| DecodeError::new(ErrorKind::NotUtf8, 0, String::new()))
+}
+
+/// Whether the XML declaration names ISO-8859-1 (or its alias latin1) as the encoding.
+fn declares_latin1(body: &[u8]) -> bool {
+    if !body.starts_with(b"<?xml") {
+        return false;
+    }
+    let head = &body[..body.len().min(100)];
+    let decl = memchr::memmem::find(head, b"?>").map_or(head, |end| &head[..end]).to_ascii_lowercase();
+    memchr::memmem::find(&decl, b"iso-8859-1").is_some() || memchr::memmem::find(&decl, b"latin1").is_some()
 }
 
 /// Whether a SOAP structural element (Header, Body, Fault) is in the envelope namespace.
