@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::codec::{Scalar, UInt, XmlStruct};
-use crate::error::{DecodeError, ErrorKind};
+use crate::error::{DecodeError, ErrorKind, clip};
 use crate::fault::Fault;
 use crate::rpc::Message;
 use crate::types;
@@ -232,7 +232,7 @@ pub fn decode_all(body: &[u8], limits: &Limits) -> Result<Vec<Envelope>, DecodeE
             return Err(cur.error(ErrorKind::TooManyEnvelopes(limits.max_envelopes)));
         }
         if root.local_name() != "Envelope" || cur.namespace_of(&root)? != Some(ns::SOAP_ENV) {
-            let name = root.local_name().to_owned();
+            let name = clip(root.local_name());
             return Err(cur.error(ErrorKind::NotSoap(name)));
         }
         envelopes.push(decode_envelope(&mut cur)?);
@@ -316,7 +316,7 @@ fn decode_header(cur: &mut Cursor<'_>, header: &mut Header) -> Result<Option<Nam
         let name = child.local_name();
         if !ours {
             if must_understand {
-                return Err(cur.error(ErrorKind::MustUnderstand(name.to_owned())));
+                return Err(cur.error(ErrorKind::MustUnderstand(clip(name))));
             }
             cur.skip()?;
             continue;
@@ -339,7 +339,7 @@ fn decode_header(cur: &mut Cursor<'_>, header: &mut Header) -> Result<Option<Nam
             "NoMoreRequests" => header.no_more_requests = Some(header_bool(cur, "NoMoreRequests")?),
             other => {
                 if must_understand {
-                    return Err(cur.error(ErrorKind::MustUnderstand(other.to_owned())));
+                    return Err(cur.error(ErrorKind::MustUnderstand(clip(other))));
                 }
                 cur.skip()?;
             }
@@ -371,7 +371,7 @@ fn decode_body(cur: &mut Cursor<'_>, header: &Header) -> Result<(Message, Option
             Some(uri) => match Namespace::from_uri(uri) {
                 Some(ns) => Some(ns),
                 None => {
-                    let e = cur.error(ErrorKind::UnknownNamespace(uri.to_owned()));
+                    let e = cur.error(ErrorKind::UnknownNamespace(clip(uri)));
                     return Err(with_context(e, header, None));
                 }
             },

@@ -5,6 +5,18 @@ use std::fmt;
 use crate::fault::FaultCode;
 use crate::version::Namespace;
 
+/// Names and URIs quoted in errors are cut to this many characters, so a hostile name cannot
+/// make an error (or the log line that prints it) as large as the body.
+const QUOTE_MAX: usize = 64;
+
+/// `s`, cut to [`QUOTE_MAX`] characters.
+pub(crate) fn clip(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_MAX) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
 /// What made a message undecodable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {

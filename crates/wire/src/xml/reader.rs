@@ -11,7 +11,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use crate::Limits;
-use crate::error::{DecodeError, ErrorKind};
+use crate::error::{DecodeError, ErrorKind, clip};
 
 /// A start tag the cursor returned; it must be consumed with [`Cursor::read_text`],
 /// [`Cursor::skip`] or by reading its children until [`Cursor::next_child`] gives `None`.
@@ -68,7 +68,13 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn error(&self, kind: ErrorKind) -> DecodeError {
-        DecodeError::new(kind, self.reader.buffer_position(), self.open.join("/"))
+        DecodeError::new(kind, self.reader.buffer_position(), self.path())
+    }
+
+    /// The open elements for error messages, each name clipped.
+    fn path(&self) -> String {
+        let names: Vec<String> = self.open.iter().map(|name| clip(name)).collect();
+        names.join("/")
     }
 
     fn read(&mut self) -> Result<Event<'a>, DecodeError> {
@@ -77,7 +83,7 @@ impl<'a> Cursor<'a> {
             Ok(event) => Ok(event),
             Err(e) => {
                 let pos = self.reader.error_position();
-                Err(DecodeError::new(ErrorKind::Syntax(e.to_string()), pos, self.open.join("/")))
+                Err(DecodeError::new(ErrorKind::Syntax(e.to_string()), pos, self.path()))
             }
         }
     }
@@ -90,11 +96,28 @@ impl<'a> Cursor<'a> {
         if self.elements > self.limits.max_elements {
             return Err(self.error(ErrorKind::TooManyElements(self.limits.max_elements)));
         }
+        self.check_attribute_count(start)?;
         let name = self.in_source(start.name().0);
         self.open.push(name);
         // Bindings are rare below the Envelope: look at attributes only when one is there.
         if memchr::memmem::find(start.attributes_raw().as_bytes(), b"xmlns").is_some() {
             self.push_bindings(start)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an element with more attributes than the limit, whether or not the codec reads
+    /// them. An attribute takes at least four bytes (`a=""`), so only long attribute lists
+    /// need counting: the common element costs one comparison.
+    fn check_attribute_count(&self, start: &BytesStart<'a>) -> Result<(), DecodeError> {
+        let max = self.limits.max_attributes;
+        if start.attributes_raw().len() < max.saturating_add(1).saturating_mul(4) {
+            return Ok(());
+        }
+        let mut attributes = start.attributes();
+        attributes.with_checks(false);
+        if attributes.take(max.saturating_add(1)).count() > max {
+            return Err(self.error(ErrorKind::TooManyAttributes(max)));
         }
         Ok(())
     }
@@ -150,7 +173,7 @@ impl<'a> Cursor<'a> {
         match elem.prefix() {
             Some(prefix) => match self.resolve(Some(prefix)) {
                 Some(uri) => Ok(Some(uri)),
-                None => Err(self.error(ErrorKind::UnboundPrefix(prefix.to_owned()))),
+                None => Err(self.error(ErrorKind::UnboundPrefix(clip(prefix)))),
             },
             None => Ok(self.resolve(None)),
         }
@@ -264,7 +287,7 @@ impl<'a> Cursor<'a> {
                     return Ok(text);
                 }
                 Event::Start(start) | Event::Empty(start) => {
-                    let name = start.name().0.to_owned();
+                    let name = clip(start.name().0);
                     return Err(self.error(ErrorKind::UnexpectedElement(name)));
                 }
                 Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
