@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod hostile;
+
 use cwmp_wire::{DecodeError, Envelope, ErrorKind, Limits, decode, decode_all};
 
 pub const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
