@@ -1,0 +1,5 @@
+//! Importers: BBF data-model XML ([`bbf`]) and device parameter dumps ([`fixture`]).
+
+pub mod bbf;
+
+pub use bbf::{ImportError, import_file, import_text};
