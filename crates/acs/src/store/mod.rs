@@ -1,0 +1,426 @@
+//! The ACS's persistent state behind one [`Store`] trait: devices and their parameter trees,
+//! tasks, files and API tokens. SQLite is the embedded default ([`sqlite::SqliteStore`]).
+//!
+//! Writes from CWMP sessions arrive as [`WriteBatch`]es; implementations group the batches of
+//! concurrent sessions into one transaction and acknowledge each batch only once it is
+//! durable, so an InformResponse is never sent for an Inform that could still be lost.
+
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tasks::TaskKind;
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The identity a CPE announces in every Inform (DeviceIdStruct).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceIdentity {
+    pub manufacturer: String,
+    pub oui: String,
+    pub product_class: String,
+    pub serial_number: String,
+}
+
+impl DeviceIdentity {
+    /// The device's key: `OUI-ProductClass-SerialNumber`, or `OUI-SerialNumber` when the
+    /// product class is empty, with every character other than `0-9 A-Z a-z _` of the last two
+    /// percent-encoded (TR-069 3.4.4, the recommended CPE username). It is unique, stable and
+    /// URL-safe.
+    pub fn key(&self) -> String {
+        let mut key = escape(&self.oui);
+        if !self.product_class.is_empty() {
+            key.push('-');
+            key.push_str(&escape(&self.product_class));
+        }
+        key.push('-');
+        key.push_str(&escape(&self.serial_number));
+        key
+    }
+}
+
+fn escape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    for b in field.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where and how to send a Connection Request to the device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionRequestInfo {
+    pub url: Option<String>,
+    pub username: Option<String>,
+    #[serde(skip_serializing)]
+    pub password: Option<String>,
+}
+
+/// Credentials a CPE must present. Passwords are never stored in clear: `ha1` serves Digest,
+/// `password_hash` (salted SHA-256) serves Basic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceCredentials {
+    pub username: String,
+    pub ha1: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    #[serde(skip)]
+    pub id: i64,
+    /// See [`DeviceIdentity::key`].
+    #[serde(rename = "id")]
+    pub key: String,
+    #[serde(flatten)]
+    pub identity: DeviceIdentity,
+    pub created_at: Millis,
+    pub last_inform: Option<Millis>,
+    pub last_boot: Option<Millis>,
+    pub last_bootstrap: Option<Millis>,
+    pub last_events: Vec<String>,
+    pub cwmp_version: Option<String>,
+    pub remote_addr: Option<String>,
+    pub connection_request: ConnectionRequestInfo,
+    pub tags: Vec<String>,
+    #[serde(skip)]
+    pub credentials: Option<DeviceCredentials>,
+}
+
+/// One node of a device's parameter tree as the ACS last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Param {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
+    pub object: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writable: Option<bool>,
+    /// When the value was last read or written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_ts: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_list: Option<Vec<String>>,
+}
+
+/// What an Inform tells the ACS, written before the InformResponse is sent.
+#[derive(Debug, Clone)]
+pub struct InformRecord {
+    pub identity: DeviceIdentity,
+    pub events: Vec<String>,
+    pub params: Vec<(String, String, String)>,
+    pub now: Millis,
+    pub cwmp_version: String,
+    pub remote_addr: Option<String>,
+}
+
+impl InformRecord {
+    pub fn has_event(&self, code: &str) -> bool {
+        self.events.iter().any(|e| e == code)
+    }
+}
+
+/// A change to a device's parameter tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamOp {
+    /// A value read from or written to the device.
+    Value { path: String, value: String, ty: String },
+    /// A node seen by GetParameterNames.
+    Info { path: String, object: bool, writable: bool },
+    /// Attributes read by GetParameterAttributes or written by SetParameterAttributes.
+    Attributes { path: String, notification: Option<i32>, access_list: Option<Vec<String>> },
+    /// Removes `prefix` and everything below it.
+    DeleteSubtree { prefix: String },
+    /// Removes nodes below `prefix` that the refresh stamped at `seen_at` did not see.
+    PruneUnseen { prefix: String, seen_at: Millis },
+}
+
+/// Where a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "camelCase")]
+pub enum TaskStatus {
+    /// Queued for the next session.
+    Pending,
+    /// The RPC was sent; no answer recorded yet. Reconciled at the next Inform.
+    Sent,
+    /// Accepted by the CPE; waiting for TransferComplete or DUStateChangeComplete.
+    Waiting,
+    Done,
+    Fault,
+    Expired,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Sent => "sent",
+            TaskStatus::Waiting => "waiting",
+            TaskStatus::Done => "done",
+            TaskStatus::Fault => "fault",
+            TaskStatus::Expired => "expired",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        Some(match s {
+            "pending" => TaskStatus::Pending,
+            "sent" => TaskStatus::Sent,
+            "waiting" => TaskStatus::Waiting,
+            "done" => TaskStatus::Done,
+            "fault" => TaskStatus::Fault,
+            "expired" => TaskStatus::Expired,
+            "cancelled" => TaskStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Whether the task can still run or complete.
+    pub fn is_open(self) -> bool {
+        matches!(self, TaskStatus::Pending | TaskStatus::Sent | TaskStatus::Waiting)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskFault {
+    pub code: u32,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: i64,
+    #[serde(rename = "device")]
+    pub device_key: String,
+    #[serde(skip)]
+    pub device_id: i64,
+    #[serde(flatten)]
+    pub kind: TaskKind,
+    pub status: TaskStatus,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub not_before: Millis,
+    pub expires_at: Option<Millis>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<TaskFault>,
+}
+
+impl Task {
+    /// The CommandKey or ParameterKey the task's RPC carries, so its outcome can be matched
+    /// later (TransferComplete, `M Reboot`, ManagementServer.ParameterKey). Fits string(32).
+    pub fn command_key(&self) -> String {
+        format!("task-{}", self.id)
+    }
+}
+
+/// Options for a new task.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskOptions {
+    /// Not before this time (default: now).
+    pub not_before: Option<Millis>,
+    /// Give up after this time.
+    pub expires_at: Option<Millis>,
+    /// How many times to try (default 3).
+    pub max_attempts: Option<u32>,
+}
+
+/// A change to a task's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskUpdate {
+    pub id: i64,
+    pub status: TaskStatus,
+    pub attempts: u32,
+    pub not_before: Millis,
+    pub result: Option<serde_json::Value>,
+    pub fault: Option<TaskFault>,
+}
+
+/// One write of a CWMP session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    Params { device_id: i64, at: Millis, ops: Vec<ParamOp> },
+    Task(TaskUpdate),
+    ConnectionRequestCredentials { device_id: i64, username: String, password: String },
+}
+
+/// Writes that become durable together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteBatch {
+    pub ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A device listing query (REST API).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceQuery {
+    pub oui: Option<String>,
+    pub product_class: Option<String>,
+    pub serial_number: Option<String>,
+    pub key: Option<String>,
+    pub tag: Option<String>,
+    /// Devices whose parameter `.0` has value `.1`.
+    pub param_equals: Vec<(String, String)>,
+    pub last_inform_before: Option<Millis>,
+    pub last_inform_after: Option<Millis>,
+    pub sort: DeviceSort,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeviceSort {
+    #[default]
+    Key,
+    LastInform,
+    CreatedAt,
+}
+
+/// A task listing query.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    pub device_key: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// A file served to CPEs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileMeta {
+    #[serde(skip)]
+    pub id: i64,
+    pub name: String,
+    pub file_type: String,
+    pub oui: String,
+    pub product_class: String,
+    pub version: String,
+    pub size: u64,
+    pub sha256: String,
+    pub created_at: Millis,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    ReadOnly,
+}
+
+/// The ACS's persistent state. Every method is safe to call concurrently.
+#[trait_variant::make(Store: Send)]
+pub trait LocalStore: Clone + Sync + 'static {
+    /// Registers or updates the device of an Inform and stores what it reported; durable on
+    /// return. `0 BOOTSTRAP` resets the cached parameter tree (TR-069 3.7.1.5: the device
+    /// starts afresh).
+    async fn record_inform(&self, inform: InformRecord) -> Result<Device>;
+    async fn device(&self, key: &str) -> Result<Option<Device>>;
+    async fn device_by_id(&self, id: i64) -> Result<Option<Device>>;
+    async fn list_devices(&self, query: &DeviceQuery) -> Result<Vec<Device>>;
+    async fn count_devices(&self, query: &DeviceQuery) -> Result<u64>;
+    async fn delete_device(&self, key: &str) -> Result<bool>;
+    async fn update_tags(&self, key: &str, add: &[String], remove: &[String]) -> Result<Vec<String>>;
+    async fn set_credentials(&self, key: &str, credentials: Option<DeviceCredentials>) -> Result<()>;
+    /// The device's parameters under `prefix` (`""`: all), sorted by path.
+    async fn params(&self, device_id: i64, prefix: &str) -> Result<Vec<Param>>;
+    /// Applies a session's writes; durable on return.
+    async fn apply(&self, batch: WriteBatch) -> Result<()>;
+
+    async fn create_task(&self, device_key: &str, kind: TaskKind, options: TaskOptions, now: Millis) -> Result<Task>;
+    async fn task(&self, id: i64) -> Result<Option<Task>>;
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<Vec<Task>>;
+    /// Open tasks of a device (pending, sent or waiting), oldest first.
+    async fn open_tasks(&self, device_id: i64) -> Result<Vec<Task>>;
+    /// Cancels an open task; returns false when it is no longer open.
+    async fn cancel_task(&self, id: i64, now: Millis) -> Result<bool>;
+    /// Puts a failed or expired task back in the queue.
+    async fn retry_task(&self, id: i64, now: Millis) -> Result<bool>;
+    /// Marks open tasks whose expiry has passed as expired; returns how many.
+    async fn expire_tasks(&self, now: Millis) -> Result<u64>;
+
+    async fn put_file(&self, meta: FileMeta, data: Vec<u8>) -> Result<FileMeta>;
+    async fn file(&self, name: &str) -> Result<Option<FileMeta>>;
+    async fn list_files(&self) -> Result<Vec<FileMeta>>;
+    /// Reads `len` bytes of a file from `offset`.
+    async fn read_file(&self, id: i64, offset: u64, len: u64) -> Result<Vec<u8>>;
+    async fn delete_file(&self, name: &str) -> Result<bool>;
+
+    /// Stores a new API token (only its hash) and returns the token.
+    async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String>;
+    async fn token_role(&self, token: &str) -> Result<Option<Role>>;
+    async fn token_count(&self) -> Result<u64>;
+}
+
+/// SHA-256 of a token, as stored.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_key_escapes_as_3_4_4() {
+        let id = |pc: &str, sn: &str| DeviceIdentity {
+            manufacturer: "M".into(),
+            oui: "012345".into(),
+            product_class: pc.into(),
+            serial_number: sn.into(),
+        };
+        assert_eq!(id("", "0123456789").key(), "012345-0123456789");
+        assert_eq!(id("STB", "0123456789").key(), "012345-STB-0123456789");
+        assert_eq!(id("Set-Top-Box", "0123456789").key(), "012345-Set%2DTop%2DBox-0123456789");
+        assert_eq!(id("é", "a b").key(), "012345-%C3%A9-a%20b");
+    }
+}

@@ -1,0 +1,872 @@
+//! SQLite implementation of the [`Store`](super::Store): WAL journal, full synchronous
+//! commits, one writer task that groups the writes of concurrent sessions into one
+//! transaction (each in its own savepoint), and a pool of reader connections.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Connection, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+
+/// Most writes committed in one transaction.
+const MAX_GROUP: usize = 512;
+/// Bytes per stored file chunk.
+const CHUNK: u64 = 1 << 20;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_initial.sql"))];
+
+enum WriteRequest {
+    Inform(Box<InformRecord>, oneshot::Sender<Result<i64>>),
+    Batch(WriteBatch, oneshot::Sender<Result<()>>),
+}
+
+/// The embedded store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: mpsc::Sender<WriteRequest>,
+}
+
+/// How durable commits are. `Full` syncs the WAL at every commit; `Normal` survives a
+/// process crash but may lose the last commits on power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    #[default]
+    Full,
+    Normal,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path, durability: Durability) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true)
+            .pragma("cache_size", "-65536");
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        migrate(&mut conn).await?;
+        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone().read_only(true)).await?;
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer_loop(conn, rx));
+        Ok(SqliteStore { reader, writer: tx })
+    }
+
+    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteRequest) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// A connection for the rare operator writes that do not go through the session writer.
+    async fn direct(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
+        Ok(self.writer_pool().await?.acquire().await?)
+    }
+
+    async fn writer_pool(&self) -> Result<SqlitePool> {
+        // Operator writes are rare; a short-lived writable pool per call keeps the reader pool
+        // read-only. SQLite's busy timeout orders them with the session writer.
+        let opts = self.reader.connect_options().as_ref().clone().read_only(false);
+        Ok(SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?)
+    }
+}
+
+async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").execute(&mut *conn).await?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetch_one(&mut *conn).await?;
+    for (version, sql) in MIGRATIONS {
+        if *version > current {
+            let mut tx = conn.begin().await?;
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_version (version) VALUES (?)").bind(version).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}
+
+/// Owns the write connection: takes every queued request, applies each in a savepoint of one
+/// transaction, commits once, then answers them all.
+async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteRequest>) {
+    let mut paths = PathCache::default();
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let outcome = apply_group(&mut conn, &mut paths, &group).await;
+        match outcome {
+            Ok(results) => {
+                for (request, result) in group.drain(..).zip(results) {
+                    match (request, result) {
+                        (WriteRequest::Inform(_, ack), r) => {
+                            let _ = ack.send(r.map(|id| id.unwrap_or_default()));
+                        }
+                        (WriteRequest::Batch(_, ack), r) => {
+                            let _ = ack.send(r.map(|_| ()));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store commit failed");
+                paths.clear();
+                let message = e.to_string();
+                for request in group.drain(..) {
+                    let err = || StoreError::Invalid(format!("commit failed: {message}"));
+                    match request {
+                        WriteRequest::Inform(_, ack) => {
+                            let _ = ack.send(Err(err()));
+                        }
+                        WriteRequest::Batch(_, ack) => {
+                            let _ = ack.send(Err(err()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn apply_group(
+    conn: &mut SqliteConnection,
+    paths: &mut PathCache,
+    group: &[WriteRequest],
+) -> Result<Vec<Result<Option<i64>>>> {
+    let mut tx = conn.begin().await?;
+    let mut results = Vec::with_capacity(group.len());
+    for request in group {
+        let mut sp = tx.begin().await?;
+        let result = match request {
+            WriteRequest::Inform(inform, _) => write_inform(&mut sp, paths, inform).await.map(Some),
+            WriteRequest::Batch(batch, _) => write_batch(&mut sp, paths, batch).await.map(|_| None),
+        };
+        match result {
+            Ok(v) => {
+                sp.commit().await?;
+                results.push(Ok(v));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                // Path ids learnt inside the rolled-back savepoint may not exist.
+                paths.clear();
+                results.push(Err(e));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Interned path ids known to exist in the `paths` table.
+#[derive(Default)]
+struct PathCache {
+    ids: HashMap<String, i64>,
+}
+
+impl PathCache {
+    const MAX: usize = 1 << 20;
+
+    fn clear(&mut self) {
+        self.ids.clear();
+    }
+
+    async fn id(&mut self, conn: &mut SqliteConnection, path: &str) -> Result<i64> {
+        if let Some(id) = self.ids.get(path) {
+            return Ok(*id);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO paths (path) VALUES (?) ON CONFLICT (path) DO UPDATE SET path = excluded.path RETURNING id",
+        )
+        .bind(path)
+        .fetch_one(&mut *conn)
+        .await?;
+        if self.ids.len() >= Self::MAX {
+            self.ids.clear();
+        }
+        self.ids.insert(path.to_owned(), id);
+        Ok(id)
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix` (for range scans).
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_owned();
+    end.push(char::MAX);
+    end
+}
+
+async fn write_inform(conn: &mut SqliteConnection, paths: &mut PathCache, inform: &InformRecord) -> Result<i64> {
+    let key = inform.identity.key();
+    let now = inform.now;
+    let events = serde_json::to_string(&inform.events).unwrap_or_else(|_| "[]".into());
+    let boot = inform.has_event("1 BOOT").then_some(now);
+    let bootstrap = inform.has_event("0 BOOTSTRAP").then_some(now);
+    let cr_url = inform
+        .params
+        .iter()
+        .find(|(name, _, _)| name.ends_with(".ManagementServer.ConnectionRequestURL"))
+        .map(|(_, value, _)| value.clone());
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (device_key, oui, product_class, serial_number, manufacturer, created_at, last_inform,
+                              last_boot, last_bootstrap, last_events, cwmp_version, remote_addr, cr_url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (device_key) DO UPDATE SET
+            manufacturer = excluded.manufacturer,
+            last_inform = excluded.last_inform,
+            last_boot = COALESCE(excluded.last_boot, last_boot),
+            last_bootstrap = COALESCE(excluded.last_bootstrap, last_bootstrap),
+            last_events = excluded.last_events,
+            cwmp_version = excluded.cwmp_version,
+            remote_addr = excluded.remote_addr,
+            cr_url = COALESCE(excluded.cr_url, cr_url)
+         RETURNING id",
+    )
+    .bind(&key)
+    .bind(&inform.identity.oui)
+    .bind(&inform.identity.product_class)
+    .bind(&inform.identity.serial_number)
+    .bind(&inform.identity.manufacturer)
+    .bind(now)
+    .bind(boot)
+    .bind(bootstrap)
+    .bind(events)
+    .bind(&inform.cwmp_version)
+    .bind(&inform.remote_addr)
+    .bind(cr_url)
+    .fetch_one(&mut *conn)
+    .await?;
+    if bootstrap.is_some() {
+        // TR-069 3.7.1.5: BOOTSTRAP means a fresh device (new, reset, or a new ACS): what we
+        // knew of its tree is stale.
+        sqlx::query("DELETE FROM params WHERE device_id = ?").bind(id).execute(&mut *conn).await?;
+    }
+    let ops: Vec<ParamOp> = inform
+        .params
+        .iter()
+        .map(|(path, value, ty)| ParamOp::Value { path: path.clone(), value: value.clone(), ty: ty.clone() })
+        .collect();
+    write_params(conn, paths, id, now, &ops).await?;
+    Ok(id)
+}
+
+async fn write_batch(conn: &mut SqliteConnection, paths: &mut PathCache, batch: &WriteBatch) -> Result<()> {
+    for op in &batch.ops {
+        match op {
+            WriteOp::Params { device_id, at, ops } => write_params(conn, paths, *device_id, *at, ops).await?,
+            WriteOp::Task(update) => {
+                let fault_code = update.fault.as_ref().map(|f| f.code as i64);
+                let fault_string = update.fault.as_ref().map(|f| f.message.clone());
+                let result = update.result.as_ref().map(|r| r.to_string());
+                sqlx::query(
+                    "UPDATE tasks SET status = ?, attempts = ?, not_before = ?, result = COALESCE(?, result),
+                     fault_code = ?, fault_string = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(update.status.as_str())
+                .bind(update.attempts)
+                .bind(update.not_before)
+                .bind(result)
+                .bind(fault_code)
+                .bind(fault_string)
+                .bind(now_millis())
+                .bind(update.id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            WriteOp::ConnectionRequestCredentials { device_id, username, password } => {
+                sqlx::query("UPDATE devices SET cr_username = ?, cr_password = ? WHERE id = ?")
+                    .bind(username)
+                    .bind(password)
+                    .bind(device_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_params(
+    conn: &mut SqliteConnection,
+    paths: &mut PathCache,
+    device_id: i64,
+    at: Millis,
+    ops: &[ParamOp],
+) -> Result<()> {
+    for op in ops {
+        match op {
+            ParamOp::Value { path, value, ty } => {
+                let path_id = paths.id(conn, path).await?;
+                sqlx::query(
+                    "INSERT INTO params (device_id, path_id, value, type, object, value_ts) VALUES (?, ?, ?, ?, 0, ?)
+                     ON CONFLICT (device_id, path_id) DO UPDATE SET
+                        value = excluded.value, type = excluded.type, object = 0, value_ts = excluded.value_ts",
+                )
+                .bind(device_id)
+                .bind(path_id)
+                .bind(value)
+                .bind(ty)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            ParamOp::Info { path, object, writable } => {
+                let path_id = paths.id(conn, path).await?;
+                sqlx::query(
+                    "INSERT INTO params (device_id, path_id, object, writable, names_ts) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (device_id, path_id) DO UPDATE SET
+                        object = excluded.object, writable = excluded.writable, names_ts = excluded.names_ts",
+                )
+                .bind(device_id)
+                .bind(path_id)
+                .bind(object)
+                .bind(writable)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            ParamOp::Attributes { path, notification, access_list } => {
+                let path_id = paths.id(conn, path).await?;
+                let acl = access_list.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default());
+                sqlx::query(
+                    "INSERT INTO params (device_id, path_id, object, notification, access_list) VALUES (?, ?, 0, ?, ?)
+                     ON CONFLICT (device_id, path_id) DO UPDATE SET
+                        notification = COALESCE(excluded.notification, notification),
+                        access_list = COALESCE(excluded.access_list, access_list)",
+                )
+                .bind(device_id)
+                .bind(path_id)
+                .bind(notification)
+                .bind(acl)
+                .execute(&mut *conn)
+                .await?;
+            }
+            ParamOp::DeleteSubtree { prefix } => {
+                sqlx::query(
+                    "DELETE FROM params WHERE device_id = ?1 AND path_id IN
+                        (SELECT id FROM paths WHERE path >= ?2 AND path < ?3)",
+                )
+                .bind(device_id)
+                .bind(prefix)
+                .bind(prefix_end(prefix))
+                .execute(&mut *conn)
+                .await?;
+            }
+            ParamOp::PruneUnseen { prefix, seen_at } => {
+                sqlx::query(
+                    "DELETE FROM params WHERE device_id = ?1 AND (names_ts IS NULL OR names_ts < ?4) AND path_id IN
+                        (SELECT id FROM paths WHERE path >= ?2 AND path < ?3)",
+                )
+                .bind(device_id)
+                .bind(prefix)
+                .bind(prefix_end(prefix))
+                .bind(seen_at)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+const DEVICE_COLUMNS: &str = "d.id, d.device_key, d.oui, d.product_class, d.serial_number, d.manufacturer,
+    d.created_at, d.last_inform, d.last_boot, d.last_bootstrap, d.last_events, d.cwmp_version, d.remote_addr,
+    d.cr_url, d.cr_username, d.cr_password, d.auth_username, d.auth_ha1, d.auth_password_hash,
+    (SELECT json_group_array(tag) FROM (SELECT tag FROM device_tags t WHERE t.device_id = d.id ORDER BY tag)) AS tags";
+
+fn device_from_row(row: &SqliteRow) -> Result<Device> {
+    let json_list = |col: &str| -> Result<Vec<String>> {
+        let text: Option<String> = row.try_get(col)?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+    };
+    let auth_username: Option<String> = row.try_get("auth_username")?;
+    Ok(Device {
+        id: row.try_get("id")?,
+        key: row.try_get("device_key")?,
+        identity: DeviceIdentity {
+            manufacturer: row.try_get("manufacturer")?,
+            oui: row.try_get("oui")?,
+            product_class: row.try_get("product_class")?,
+            serial_number: row.try_get("serial_number")?,
+        },
+        created_at: row.try_get("created_at")?,
+        last_inform: row.try_get("last_inform")?,
+        last_boot: row.try_get("last_boot")?,
+        last_bootstrap: row.try_get("last_bootstrap")?,
+        last_events: json_list("last_events")?,
+        cwmp_version: row.try_get("cwmp_version")?,
+        remote_addr: row.try_get("remote_addr")?,
+        connection_request: ConnectionRequestInfo {
+            url: row.try_get("cr_url")?,
+            username: row.try_get("cr_username")?,
+            password: row.try_get("cr_password")?,
+        },
+        tags: json_list("tags")?,
+        credentials: match auth_username {
+            Some(username) => Some(DeviceCredentials {
+                username,
+                ha1: row.try_get::<Option<String>, _>("auth_ha1")?.unwrap_or_default(),
+                password_hash: row.try_get::<Option<String>, _>("auth_password_hash")?.unwrap_or_default(),
+            }),
+            None => None,
+        },
+    })
+}
+
+const TASK_COLUMNS: &str = "t.id, t.device_id, d.device_key, t.kind, t.status, t.created_at, t.updated_at,
+    t.not_before, t.expires_at, t.attempts, t.max_attempts, t.result, t.fault_code, t.fault_string";
+
+fn task_from_row(row: &SqliteRow) -> Result<Task> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let result: Option<String> = row.try_get("result")?;
+    let fault_code: Option<i64> = row.try_get("fault_code")?;
+    Ok(Task {
+        id: row.try_get("id")?,
+        device_id: row.try_get("device_id")?,
+        device_key: row.try_get("device_key")?,
+        kind: serde_json::from_str(&kind).map_err(|e| StoreError::Invalid(format!("stored task kind: {e}")))?,
+        status: TaskStatus::parse(&status).ok_or_else(|| StoreError::Invalid(format!("task status {status:?}")))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        not_before: row.try_get("not_before")?,
+        expires_at: row.try_get("expires_at")?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
+        result: result.and_then(|r| serde_json::from_str(&r).ok()),
+        fault: fault_code.map(|code| TaskFault {
+            code: code as u32,
+            message: row.try_get::<Option<String>, _>("fault_string").ok().flatten().unwrap_or_default(),
+        }),
+    })
+}
+
+const FILE_COLUMNS: &str = "id, name, file_type, oui, product_class, version, size, sha256, created_at";
+
+fn file_from_row(row: &SqliteRow) -> Result<FileMeta> {
+    Ok(FileMeta {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        file_type: row.try_get("file_type")?,
+        oui: row.try_get("oui")?,
+        product_class: row.try_get("product_class")?,
+        version: row.try_get("version")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        sha256: row.try_get("sha256")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A WHERE clause with its bound values, built from a [`DeviceQuery`].
+fn device_filter(q: &DeviceQuery) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    let mut eq = |column: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            clauses.push(format!("{column} = ?"));
+            binds.push(v.clone());
+        }
+    };
+    eq("d.oui", &q.oui);
+    eq("d.product_class", &q.product_class);
+    eq("d.serial_number", &q.serial_number);
+    eq("d.device_key", &q.key);
+    if let Some(tag) = &q.tag {
+        clauses.push("d.id IN (SELECT device_id FROM device_tags WHERE tag = ?)".into());
+        binds.push(tag.clone());
+    }
+    for (path, value) in &q.param_equals {
+        clauses.push(
+            "d.id IN (SELECT device_id FROM params WHERE path_id = (SELECT id FROM paths WHERE path = ?) AND value = ?)"
+                .into(),
+        );
+        binds.push(path.clone());
+        binds.push(value.clone());
+    }
+    if let Some(t) = q.last_inform_before {
+        clauses.push(format!("d.last_inform < {t}"));
+    }
+    if let Some(t) = q.last_inform_after {
+        clauses.push(format!("d.last_inform > {t}"));
+    }
+    let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    (sql, binds)
+}
+
+impl Store for SqliteStore {
+    async fn record_inform(&self, inform: InformRecord) -> Result<Device> {
+        let id = self.write(|ack| WriteRequest::Inform(Box::new(inform), ack)).await?;
+        Store::device_by_id(self, id).await?.ok_or_else(|| StoreError::NotFound(format!("device {id}")))
+    }
+
+    async fn device(&self, key: &str) -> Result<Option<Device>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.device_key = ?");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(key).fetch_optional(&self.reader).await?;
+        row.as_ref().map(device_from_row).transpose()
+    }
+
+    async fn device_by_id(&self, id: i64) -> Result<Option<Device>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.reader).await?;
+        row.as_ref().map(device_from_row).transpose()
+    }
+
+    async fn list_devices(&self, q: &DeviceQuery) -> Result<Vec<Device>> {
+        let (filter, binds) = device_filter(q);
+        let order = match q.sort {
+            DeviceSort::Key => "d.device_key",
+            DeviceSort::LastInform => "d.last_inform",
+            DeviceSort::CreatedAt => "d.created_at",
+        };
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let limit = if q.limit == 0 { 100 } else { q.limit.min(10_000) };
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices d {filter} ORDER BY {order} {dir}, d.id LIMIT {limit} OFFSET {}",
+            q.offset
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b);
+        }
+        query.fetch_all(&self.reader).await?.iter().map(device_from_row).collect()
+    }
+
+    async fn count_devices(&self, q: &DeviceQuery) -> Result<u64> {
+        let (filter, binds) = device_filter(q);
+        let sql = format!("SELECT COUNT(*) FROM devices d {filter}");
+        let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b);
+        }
+        Ok(query.fetch_one(&self.reader).await? as u64)
+    }
+
+    async fn delete_device(&self, key: &str) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query("DELETE FROM devices WHERE device_key = ?").bind(key).execute(&mut *conn).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn update_tags(&self, key: &str, add: &[String], remove: &[String]) -> Result<Vec<String>> {
+        let mut conn = self.direct().await?;
+        let mut tx = conn.begin().await?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE device_key = ?")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let id = id.ok_or_else(|| StoreError::NotFound(format!("device {key}")))?;
+        for tag in add {
+            sqlx::query("INSERT OR IGNORE INTO device_tags (tag, device_id) VALUES (?, ?)")
+                .bind(tag)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for tag in remove {
+            sqlx::query("DELETE FROM device_tags WHERE tag = ? AND device_id = ?")
+                .bind(tag)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let tags: Vec<String> = sqlx::query_scalar("SELECT tag FROM device_tags WHERE device_id = ? ORDER BY tag")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(tags)
+    }
+
+    async fn set_credentials(&self, key: &str, credentials: Option<DeviceCredentials>) -> Result<()> {
+        let mut conn = self.direct().await?;
+        let (user, ha1, hash) = match credentials {
+            Some(c) => (Some(c.username), Some(c.ha1), Some(c.password_hash)),
+            None => (None, None, None),
+        };
+        let done = sqlx::query(
+            "UPDATE devices SET auth_username = ?, auth_ha1 = ?, auth_password_hash = ? WHERE device_key = ?",
+        )
+        .bind(user)
+        .bind(ha1)
+        .bind(hash)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("device {key}")));
+        }
+        Ok(())
+    }
+
+    async fn params(&self, device_id: i64, prefix: &str) -> Result<Vec<Param>> {
+        let rows = sqlx::query(
+            "SELECT paths.path, p.value, p.type, p.object, p.writable, p.value_ts, p.notification, p.access_list
+             FROM params p JOIN paths ON paths.id = p.path_id
+             WHERE p.device_id = ?1 AND paths.path >= ?2 AND paths.path < ?3 ORDER BY paths.path",
+        )
+        .bind(device_id)
+        .bind(prefix)
+        .bind(prefix_end(prefix))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let acl: Option<String> = row.try_get("access_list")?;
+                Ok(Param {
+                    path: row.try_get("path")?,
+                    value: row.try_get("value")?,
+                    ty: row.try_get("type")?,
+                    object: row.try_get("object")?,
+                    writable: row.try_get("writable")?,
+                    value_ts: row.try_get("value_ts")?,
+                    notification: row.try_get("notification")?,
+                    access_list: acl.and_then(|a| serde_json::from_str(&a).ok()),
+                })
+            })
+            .collect()
+    }
+
+    async fn apply(&self, batch: WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|ack| WriteRequest::Batch(batch, ack)).await
+    }
+
+    async fn create_task(&self, device_key: &str, kind: TaskKind, options: TaskOptions, now: Millis) -> Result<Task> {
+        kind.validate().map_err(StoreError::Invalid)?;
+        let mut conn = self.direct().await?;
+        let device_id: Option<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE device_key = ?")
+            .bind(device_key)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let device_id = device_id.ok_or_else(|| StoreError::NotFound(format!("device {device_key}")))?;
+        let kind_json = serde_json::to_string(&kind).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tasks (device_id, kind, status, created_at, updated_at, not_before, expires_at, max_attempts)
+             VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(device_id)
+        .bind(kind_json)
+        .bind(now)
+        .bind(now)
+        .bind(options.not_before.unwrap_or(now))
+        .bind(options.expires_at)
+        .bind(options.max_attempts.unwrap_or(3).max(1))
+        .fetch_one(&mut *conn)
+        .await?;
+        drop(conn);
+        Store::task(self, id).await?.ok_or_else(|| StoreError::NotFound(format!("task {id}")))
+    }
+
+    async fn task(&self, id: i64) -> Result<Option<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN devices d ON d.id = t.device_id WHERE t.id = ?");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.reader).await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn list_tasks(&self, q: &TaskQuery) -> Result<Vec<Task>> {
+        let mut clauses = Vec::new();
+        if q.device_key.is_some() {
+            clauses.push("d.device_key = ?");
+        }
+        if q.status.is_some() {
+            clauses.push("t.status = ?");
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let limit = if q.limit == 0 { 100 } else { q.limit.min(10_000) };
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN devices d ON d.id = t.device_id {filter}
+             ORDER BY t.id LIMIT {limit} OFFSET {}",
+            q.offset
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(key) = &q.device_key {
+            query = query.bind(key);
+        }
+        if let Some(status) = q.status {
+            query = query.bind(status.as_str());
+        }
+        query.fetch_all(&self.reader).await?.iter().map(task_from_row).collect()
+    }
+
+    async fn open_tasks(&self, device_id: i64) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN devices d ON d.id = t.device_id
+             WHERE t.device_id = ? AND t.status IN ('pending', 'sent', 'waiting') ORDER BY t.id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(device_id).fetch_all(&self.reader).await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn cancel_task(&self, id: i64, now: Millis) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query(
+            "UPDATE tasks SET status = 'cancelled', updated_at = ? WHERE id = ? AND status IN ('pending', 'sent', 'waiting')",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn retry_task(&self, id: i64, now: Millis) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query(
+            "UPDATE tasks SET status = 'pending', attempts = 0, not_before = ?1, updated_at = ?1,
+                expires_at = CASE WHEN expires_at < ?1 THEN NULL ELSE expires_at END,
+                fault_code = NULL, fault_string = NULL
+             WHERE id = ?2 AND status IN ('fault', 'expired', 'cancelled')",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn expire_tasks(&self, now: Millis) -> Result<u64> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query(
+            "UPDATE tasks SET status = 'expired', updated_at = ?1
+             WHERE status IN ('pending', 'sent', 'waiting') AND expires_at IS NOT NULL AND expires_at < ?1",
+        )
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn put_file(&self, meta: FileMeta, data: Vec<u8>) -> Result<FileMeta> {
+        use sha2::Digest;
+        let sha256 = hex::encode(sha2::Sha256::digest(&data));
+        let mut conn = self.direct().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("DELETE FROM files WHERE name = ?").bind(&meta.name).execute(&mut *tx).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO files (name, file_type, oui, product_class, version, size, sha256, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&meta.name)
+        .bind(&meta.file_type)
+        .bind(&meta.oui)
+        .bind(&meta.product_class)
+        .bind(&meta.version)
+        .bind(data.len() as i64)
+        .bind(&sha256)
+        .bind(meta.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        for (seq, chunk) in data.chunks(CHUNK as usize).enumerate() {
+            sqlx::query("INSERT INTO file_chunks (file_id, seq, data) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(seq as i64)
+                .bind(chunk)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(FileMeta { id, size: data.len() as u64, sha256, ..meta })
+    }
+
+    async fn file(&self, name: &str) -> Result<Option<FileMeta>> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE name = ?");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(name).fetch_optional(&self.reader).await?;
+        row.as_ref().map(file_from_row).transpose()
+    }
+
+    async fn list_files(&self) -> Result<Vec<FileMeta>> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files ORDER BY name");
+        sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.reader).await?.iter().map(file_from_row).collect()
+    }
+
+    async fn read_file(&self, id: i64, offset: u64, len: u64) -> Result<Vec<u8>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let first = offset / CHUNK;
+        let last = (offset + len - 1) / CHUNK;
+        let rows =
+            sqlx::query("SELECT seq, data FROM file_chunks WHERE file_id = ? AND seq BETWEEN ? AND ? ORDER BY seq")
+                .bind(id)
+                .bind(first as i64)
+                .bind(last as i64)
+                .fetch_all(&self.reader)
+                .await?;
+        let mut out = Vec::with_capacity(len as usize);
+        for row in rows {
+            let seq = row.try_get::<i64, _>("seq")? as u64;
+            let data: Vec<u8> = row.try_get("data")?;
+            let chunk_start = seq * CHUNK;
+            let from = offset.saturating_sub(chunk_start) as usize;
+            let to = ((offset + len).saturating_sub(chunk_start) as usize).min(data.len());
+            if from < to {
+                out.extend_from_slice(&data[from..to]);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_file(&self, name: &str) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query("DELETE FROM files WHERE name = ?").bind(name).execute(&mut *conn).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String> {
+        use rand::RngExt as _;
+        let bytes: [u8; 32] = rand::rng().random();
+        let token = hex::encode(bytes);
+        let role = match role {
+            Role::Admin => "admin",
+            Role::ReadOnly => "readonly",
+        };
+        let mut conn = self.direct().await?;
+        sqlx::query("INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES (?, ?, ?, ?)")
+            .bind(name)
+            .bind(token_hash(&token))
+            .bind(role)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        Ok(token)
+    }
+
+    async fn token_role(&self, token: &str) -> Result<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_tokens WHERE token_hash = ?")
+            .bind(token_hash(token))
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(role.map(|r| if r == "admin" { Role::Admin } else { Role::ReadOnly }))
+    }
+
+    async fn token_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&self.reader).await?;
+        Ok(n as u64)
+    }
+}
+
+impl FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            other => Err(format!("durability must be full or normal, not {other:?}")),
+        }
+    }
+}
