@@ -17,5 +17,9 @@
 
 pub mod auth;
 pub mod basic;
+pub mod compression;
+pub mod connreq;
+pub mod cookies;
 pub mod digest;
+mod hex;
 mod params;

@@ -11,7 +11,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{Algorithm, Challenge, Credentials, HashFunction, NonceCountGuard, Qop, ResponseInput};
-use super::{from_hex, ha1_hex, response_hex, to_hex};
+use super::{ha1_hex, response_hex};
+use crate::hex::{from_hex, to_hex};
 
 /// How many random bytes each nonce takes (the caller supplies them).
 pub const NONCE_RANDOM_LEN: usize = 12;
