@@ -93,6 +93,65 @@ impl Authorization {
     }
 }
 
+/// The CPE username TR-069 3.4.4 recommends: `OUI-ProductClass-SerialNumber`, or
+/// `OUI-SerialNumber` when ProductClass is empty, with the values exactly as in the Inform's
+/// DeviceId.
+///
+/// In ProductClass and SerialNumber every byte of the UTF-8 form other than `0-9 A-Z a-z _`
+/// is percent-encoded, the hyphen included (`Set-Top-Box` → `Set%2DTop%2DBox`); generic URL
+/// encoders get this wrong. The OUI (six hex digits) is written as is.
+pub fn cpe_username(oui: &str, product_class: &str, serial_number: &str) -> String {
+    let mut out = String::from(oui);
+    if !product_class.is_empty() {
+        out.push('-');
+        push_escaped(&mut out, product_class);
+    }
+    out.push('-');
+    push_escaped(&mut out, serial_number);
+    out
+}
+
+fn push_escaped(out: &mut String, field: &str) {
+    for b in field.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// Splits a [`cpe_username`] back into `(oui, product_class, serial_number)`, decoding the
+/// percent escapes; `None` if it does not have that form.
+pub fn parse_cpe_username(username: &str) -> Option<(String, String, String)> {
+    let parts: Vec<&str> = username.split('-').collect();
+    let (oui, product_class, serial) = match parts[..] {
+        [oui, serial] => (oui, "", serial),
+        [oui, product_class, serial] if !product_class.is_empty() => (oui, product_class, serial),
+        _ => return None,
+    };
+    if oui.is_empty() || serial.is_empty() {
+        return None;
+    }
+    Some((oui.to_owned(), percent_decode(product_class)?, percent_decode(serial)?))
+}
+
+fn percent_decode(field: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(field.len());
+    let mut rest = field.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.extend(crate::hex::from_hex(hex)?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,7 +208,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn tr069_usernames() {
+        assert_eq!(cpe_username("012345", "", "0123456789"), "012345-0123456789");
+        assert_eq!(cpe_username("012345", "STB", "0123456789"), "012345-STB-0123456789");
+        assert_eq!(cpe_username("012345", "Set-Top-Box", "0123456789"), "012345-Set%2DTop%2DBox-0123456789");
+        assert_eq!(cpe_username("00D09E", "Box é", "SN.1~"), "00D09E-Box%20%C3%A9-SN%2E1%7E");
+        assert_eq!(
+            parse_cpe_username("012345-Set%2DTop%2DBox-0123456789"),
+            Some(("012345".into(), "Set-Top-Box".into(), "0123456789".into()))
+        );
+        assert_eq!(
+            parse_cpe_username("012345-0123456789"),
+            Some(("012345".into(), String::new(), "0123456789".into()))
+        );
+        for bad in ["", "012345", "a-b-c-d", "012345--1", "-1", "0-%zz", "0-%C3", "0-%4"] {
+            assert_eq!(parse_cpe_username(bad), None, "{bad}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn cpe_username_round_trip(oui in "[0-9A-F]{6}", product_class in "\\PC{0,12}", serial in "\\PC{1,12}") {
+            let username = cpe_username(&oui, &product_class, &serial);
+            prop_assert!(username.bytes().all(|b| b.is_ascii_alphanumeric() || b"_%-".contains(&b)));
+            prop_assert_eq!(parse_cpe_username(&username), Some((oui, product_class, serial)));
+        }
+
         #[test]
         fn never_panics(a in "\\PC*", b in "\\PC*") {
             let challenges = parse_www_authenticate([a.as_str(), b.as_str()]);

@@ -9,7 +9,7 @@
 //!   guard) and client (nonce count, MD5/MD5-sess/SHA-256).
 //! * [`basic`]: Basic authentication.
 //! * [`auth`]: reading whole `WWW-Authenticate` / `Authorization` headers and choosing a
-//!   scheme.
+//!   scheme; the TR-069 3.4.4 CPE username (`OUI-ProductClass-SerialNumber`).
 //! * [`cookies`]: the lenient `Cookie` reader for the ACS and the session cookie jar for
 //!   the CPE.
 //! * [`compression`]: `Content-Encoding` gzip/deflate/identity with a cap on output size.
