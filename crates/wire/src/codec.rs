@@ -6,6 +6,7 @@
 //! that repeats without an array wrapper). The macro writes the struct, its decoder (children
 //! matched by local name in any order, unknown ones skipped) and its encoder (schema order).
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 use std::marker::PhantomData;
 
@@ -435,11 +436,15 @@ impl<T: Debug + 'static, C: Scalar<T>> Codec<Vec<T>> for Repeated<C> {
 
 /// The `xsi:type` of an element, by local name (`xsd:int`, `xs:int` and `soap-enc:base64` all
 /// resolve by their local part; an unbound `xsi` prefix is tolerated).
-pub(crate) fn xsi_type<'a>(cur: &Cursor<'a>, elem: &Elem<'a>) -> Result<Option<String>, DecodeError> {
+pub(crate) fn xsi_type<'a, 'e>(cur: &Cursor<'a>, elem: &'e Elem<'a>) -> Result<Option<Cow<'e, str>>, DecodeError> {
+    fn local_part(qname: &str) -> &str {
+        let qname = qname.trim();
+        qname.rsplit_once(':').map_or(qname, |(_, local)| local)
+    }
     let value = cur.attribute(elem, "type", &[ns::XSI, ns::XSI_1999], "xsi")?;
-    Ok(value.map(|v| match v.trim().rsplit_once(':') {
-        Some((_, local)) => local.to_owned(),
-        None => v.trim().to_owned(),
+    Ok(value.map(|v| match v {
+        Cow::Borrowed(s) => Cow::Borrowed(local_part(s)),
+        Cow::Owned(s) => Cow::Owned(local_part(&s).to_owned()),
     }))
 }
 

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use memchr::memmem::Finder;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
@@ -51,6 +52,9 @@ pub(crate) struct Cursor<'a> {
     elements: usize,
     /// The element returned last was empty (`<a/>`): its end is still to be reported.
     virtual_end: bool,
+    /// Finds `xmlns` in attribute lists (built once: a searcher per element costs more than
+    /// the search).
+    xmlns: Finder<'static>,
 }
 
 impl<'a> Cursor<'a> {
@@ -60,7 +64,16 @@ impl<'a> Cursor<'a> {
         config.trim_text(false);
         config.check_end_names = true;
         config.expand_empty_elements = false;
-        Cursor { src: text, reader, limits, open: Vec::new(), bindings: Vec::new(), elements: 0, virtual_end: false }
+        Cursor {
+            src: text,
+            reader,
+            limits,
+            open: Vec::new(),
+            bindings: Vec::new(),
+            elements: 0,
+            virtual_end: false,
+            xmlns: Finder::new(b"xmlns"),
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -100,7 +113,8 @@ impl<'a> Cursor<'a> {
         let name = self.in_source(start.name().0);
         self.open.push(name);
         // Bindings are rare below the Envelope: look at attributes only when one is there.
-        if memchr::memmem::find(start.attributes_raw().as_bytes(), b"xmlns").is_some() {
+        let raw = start.attributes_raw();
+        if !raw.is_empty() && self.xmlns.find(raw.as_bytes()).is_some() {
             self.push_bindings(start)?;
         }
         Ok(())
@@ -187,13 +201,18 @@ impl<'a> Cursor<'a> {
     /// Finds an attribute by local name, optionally requiring its namespace to be one of
     /// `namespaces`. An unprefixed attribute has no namespace; a prefix that is not bound
     /// matches when it equals `fallback_prefix` (peers that forget `xmlns:xsi`).
-    pub fn attribute(
+    /// The value borrows from the source unless it holds references.
+    pub fn attribute<'e>(
         &self,
-        elem: &Elem<'a>,
+        elem: &'e Elem<'a>,
         local: &str,
         namespaces: &[&str],
         fallback_prefix: &str,
-    ) -> Result<Option<String>, DecodeError> {
+    ) -> Result<Option<Cow<'e, str>>, DecodeError> {
+        let wanted = |key: &str| self.key_matches(key, local, namespaces, fallback_prefix);
+        if let Some(found) = simple_attribute(elem.start.attributes_raw(), self.limits.max_attributes, wanted) {
+            return Ok(found.map(Cow::Borrowed));
+        }
         let mut attributes = elem.start.attributes();
         attributes.with_checks(false);
         for (n, attr) in attributes.enumerate() {
@@ -201,29 +220,33 @@ impl<'a> Cursor<'a> {
                 return Err(self.error(ErrorKind::TooManyAttributes(self.limits.max_attributes)));
             }
             let attr = attr.map_err(|e| self.error(ErrorKind::Syntax(e.to_string())))?;
-            let key = attr.key.0;
-            let (prefix, name) = match key.find(':') {
-                Some(i) => (Some(&key[..i]), &key[i + 1..]),
-                None => (None, key),
-            };
-            if name != local || prefix == Some("xmlns") {
-                continue;
-            }
-            let matches = match prefix {
-                None => namespaces.is_empty(),
-                Some(p) => match self.resolve(Some(p)) {
-                    Some(uri) => namespaces.is_empty() || namespaces.contains(&uri),
-                    None => p == fallback_prefix,
-                },
-            };
-            if matches {
+            if wanted(attr.key.0) {
                 let value = attr
                     .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                     .map_err(|e| self.error(ErrorKind::Syntax(e.to_string())))?;
-                return Ok(Some(value.into_owned()));
+                return Ok(Some(value));
             }
         }
         Ok(None)
+    }
+
+    /// Whether an attribute's qualified name is `local` in one of `namespaces` (see
+    /// [`Cursor::attribute`]).
+    fn key_matches(&self, key: &str, local: &str, namespaces: &[&str], fallback_prefix: &str) -> bool {
+        let (prefix, name) = match key.find(':') {
+            Some(i) => (Some(&key[..i]), &key[i + 1..]),
+            None => (None, key),
+        };
+        if name != local || prefix == Some("xmlns") {
+            return false;
+        }
+        match prefix {
+            None => namespaces.is_empty(),
+            Some(p) => match self.resolve(Some(p)) {
+                Some(uri) => namespaces.is_empty() || namespaces.contains(&uri),
+                None => p == fallback_prefix,
+            },
+        }
     }
 
     /// The next child element of the current element, or `None` once its end tag has been
@@ -330,10 +353,81 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The fast path of [`Cursor::attribute`] for the shape nearly every peer writes: at most
+/// `max` attributes `name="value"` (or `'value'`) separated by whitespace, with nothing to
+/// normalise in the values (no references, tabs or line breaks). Returns the raw value of
+/// the first attribute whose name satisfies `wanted`, or `None` when the list has any other
+/// shape: then quick-xml's parser decides, and reports what is wrong.
+fn simple_attribute(raw: &str, max: usize, wanted: impl Fn(&str) -> bool) -> Option<Option<&str>> {
+    let bytes = raw.as_bytes();
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = 0;
+    for _ in 0..max {
+        while i < bytes.len() && is_space(bytes[i]) {
+            i += 1;
+        }
+        if i == bytes.len() {
+            return Some(None);
+        }
+        let key_start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !is_space(bytes[i]) {
+            i += 1;
+        }
+        let quote = *bytes.get(i + 1)?;
+        if i == key_start || bytes[i] != b'=' || !matches!(quote, b'"' | b'\'') {
+            return None;
+        }
+        let key_end = i;
+        let value_start = i + 2;
+        i = value_start;
+        while *bytes.get(i)? != quote {
+            if matches!(bytes[i], b'&' | b'<' | b'\t' | b'\n' | b'\r') {
+                return None;
+            }
+            i += 1;
+        }
+        // Only ASCII delimiters were skipped, so these are character boundaries.
+        if wanted(&raw[key_start..key_end]) {
+            return Some(Some(&raw[value_start..i]));
+        }
+        i += 1;
+    }
+    // Past the limit, only trailing whitespace may remain; the full parser reports the rest.
+    bytes[i..].iter().all(|&b| is_space(b)).then_some(None)
+}
+
 fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
     if text.is_empty() {
         *text = piece;
     } else {
         text.to_mut().push_str(&piece);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::simple_attribute;
+
+    #[test]
+    fn simple_attribute_fast_path() {
+        let find = |raw: &'static str, key: &'static str| simple_attribute(raw, 4, move |k| k == key);
+        assert_eq!(find(r#" xsi:type="xsd:int""#, "xsi:type"), Some(Some("xsd:int")));
+        assert_eq!(find(" a='1'\n\tb=\"2\" ", "b"), Some(Some("2")));
+        assert_eq!(find(r#" a="1""#, "b"), Some(None));
+        assert_eq!(find("", "b"), Some(None));
+        // Shapes left to the full parser: references, normalised whitespace, spaces around
+        // `=`, missing quotes, unterminated values, more attributes than the limit.
+        for raw in [
+            r#" a="&amp;""#,
+            " a=\"x\ty\"",
+            r#" a = "1""#,
+            " a=1",
+            r#" a="1"#,
+            " a",
+            r#" a="1" b="2" c="3" d="4" e="5""#,
+        ] {
+            assert_eq!(simple_attribute(raw, 4, |k| k == "z"), None, "{raw:?}");
+        }
+        assert_eq!(simple_attribute(r#" a="1" b="2" c="3" d="4"  "#, 4, |k| k == "z"), Some(None));
     }
 }
