@@ -231,7 +231,7 @@ pub fn decode_all(body: &[u8], limits: &Limits) -> Result<Vec<Envelope>, DecodeE
         if envelopes.len() >= limits.max_envelopes {
             return Err(cur.error(ErrorKind::TooManyEnvelopes(limits.max_envelopes)));
         }
-        if root.local_name() != "Envelope" || cur.namespace_of(&root)? != Some(ns::SOAP_ENV) {
+        if root.local_name() != "Envelope" || !is_soap(cur.namespace_of(&root)?) {
             let name = clip(root.local_name());
             return Err(cur.error(ErrorKind::NotSoap(name)));
         }
@@ -261,8 +261,9 @@ fn declares_latin1(body: &[u8]) -> bool {
     memchr::memmem::find(&decl, b"iso-8859-1").is_some() || memchr::memmem::find(&decl, b"latin1").is_some()
 }
 
-/// Whether a SOAP structural element (Header, Body, Fault) is in the envelope namespace.
-/// Sloppy peers leave them unqualified, which is unambiguous inside an Envelope.
+/// Whether a SOAP structural element (Envelope, Header, Body, Fault) is in the envelope
+/// namespace. Sloppy peers leave them unqualified (the `cwmp` crate writes a bare
+/// `<Envelope>`), which is unambiguous; another namespace (SOAP 1.2) is not accepted.
 fn is_soap(ns: Option<&str>) -> bool {
     ns.is_none() || ns == Some(ns::SOAP_ENV)
 }

@@ -234,6 +234,14 @@ fn not_a_soap_envelope() {
     assert!(matches!(err(xml).kind, ErrorKind::NotSoap(_)));
 }
 
+/// An unqualified Envelope (as the `cwmp` crate writes it) is read; its children are still
+/// matched by namespace.
+#[test]
+fn unqualified_envelope() {
+    let xml = r#"<Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:c="urn:dslforum-org:cwmp-1-2"><s:Body><c:RebootResponse/></s:Body></Envelope>"#;
+    assert_eq!(ok(xml).message, Message::RebootResponse(RebootResponse {}));
+}
+
 /// Sloppy peers leave Header and Body unqualified inside a qualified Envelope.
 #[test]
 fn unqualified_header_and_body() {
