@@ -1,56 +1,50 @@
 //! `cwmp`: one binary for the ACS, the CPE agent, the simulator and the tools.
 
-use std::path::PathBuf;
+mod acs_cmd;
+mod wire_cmd;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "cwmp", version, about = "CWMP (TR-069) ACS, CPE agent and simulator")]
 struct Cli {
+    /// Log format on standard error (level from RUST_LOG, default info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CWMP_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Tools for CWMP SOAP messages.
-    #[command(subcommand)]
-    Wire(WireCommand),
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
-enum WireCommand {
-    /// Decode a captured SOAP body (file or `-` for standard input) and print what it holds,
-    /// or say exactly where it is invalid.
-    Decode {
-        file: PathBuf,
-        /// Accept strings longer than Annex A allows.
-        #[arg(long)]
-        lenient_lengths: bool,
-    },
+enum Command {
+    /// The auto-configuration server.
+    #[command(subcommand)]
+    Acs(acs_cmd::AcsCommand),
+    /// Tools for CWMP SOAP messages.
+    #[command(subcommand)]
+    Wire(wire_cmd::WireCommand),
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Wire(WireCommand::Decode { file, lenient_lengths }) => wire_decode(&file, lenient_lengths),
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Acs(cmd) => tokio::runtime::Runtime::new()?.block_on(acs_cmd::run(cmd)),
+        Command::Wire(cmd) => wire_cmd::run(cmd),
     }
-}
-
-fn wire_decode(file: &std::path::Path, lenient_lengths: bool) -> anyhow::Result<()> {
-    let body = if file.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
-        buf
-    } else {
-        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
-    };
-    let limits = cwmp_wire::Limits { enforce_string_lengths: !lenient_lengths, ..Default::default() };
-    let envelopes = cwmp_wire::decode_all(&body, &limits).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    for envelope in envelopes {
-        println!("version {} ({})", envelope.detected_version(), envelope.namespace.uri());
-        println!("{:#?}", envelope.header);
-        println!("{:#?}", envelope.message);
-    }
-    Ok(())
 }

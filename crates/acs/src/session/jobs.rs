@@ -189,7 +189,8 @@ pub(crate) fn reconcile(
     task.status = TaskStatus::Pending;
     match Job::for_task(task, ctx) {
         Ok(job) => Reconciled::Job(job),
-        Err((task, why)) => {
+        Err(failed) => {
+            let (task, why) = *failed;
             let fault = TaskFault { code: 0, message: why };
             writes.push(WriteOp::Task(finish(&task, TaskStatus::Fault, None, Some(fault), now)));
             Reconciled::Closed
@@ -250,7 +251,7 @@ impl Job {
     }
 
     /// The job that carries out a task, or why it cannot run.
-    pub fn for_task(task: Task, ctx: &JobContext<'_>) -> Result<Job, (Task, String)> {
+    pub fn for_task(task: Task, ctx: &JobContext<'_>) -> Result<Job, Box<(Task, String)>> {
         let key = task.command_key();
         let file_url = |file: &Option<String>, url: &Option<String>| -> Result<String, String> {
             match (file, url) {
@@ -299,7 +300,7 @@ impl Job {
             TaskKind::Download { file, url, file_type, target_file_name, delay_seconds, username, password } => {
                 let url = match file_url(file, url) {
                     Ok(u) => u,
-                    Err(e) => return Err((task, e)),
+                    Err(e) => return Err(Box::new((task, e))),
                 };
                 let meta = file.as_ref().and_then(|f| ctx.inputs.files.get(f));
                 rpc::Download {
@@ -336,7 +337,7 @@ impl Job {
             TaskKind::ScheduleDownload { file, url, file_type, target_file_name, time_windows, username, password } => {
                 let url = match file_url(file, url) {
                     Ok(u) => u,
-                    Err(e) => return Err((task, e)),
+                    Err(e) => return Err(Box::new((task, e))),
                 };
                 let meta = file.as_ref().and_then(|f| ctx.inputs.files.get(f));
                 rpc::ScheduleDownload {

@@ -62,7 +62,7 @@ pub struct SessionInputs {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// 200 with this envelope.
-    Soap(Envelope),
+    Soap(Box<Envelope>),
     /// 204: nothing more to say; the session is over.
     NoContent,
     /// 400 without SOAP content (3.7.2.4): the session failed.
@@ -155,7 +155,7 @@ impl AcsSession {
         let mut response = Envelope::new(session.namespace, InformResponse { max_envelopes: 1 });
         response.header.id = accepted.id.clone();
         response.header.use_cwmp_version = accepted.use_version;
-        (session, Step { reply: Reply::Soap(response), writes, done: false })
+        (session, Step { reply: Reply::Soap(Box::new(response)), writes, done: false })
     }
 
     pub fn device(&self) -> &Device {
@@ -247,7 +247,7 @@ impl AcsSession {
                 let response = self.answer_cpe_request(message, &mut writes, now);
                 let mut env = Envelope::new(self.namespace, response);
                 env.header.id = id;
-                Step { reply: Reply::Soap(env), writes, done: false }
+                Step { reply: Reply::Soap(Box::new(env)), writes, done: false }
             }
             response => {
                 let Some(outstanding) = self.outstanding.take() else {
@@ -310,7 +310,7 @@ impl AcsSession {
             self.next_id += 1;
             self.outstanding = Some(Outstanding { id: id.clone(), method: message.name().to_owned() });
             let env = Envelope::new(self.namespace, message).with_id(id);
-            return Step { reply: Reply::Soap(env), writes, done: false };
+            return Step { reply: Reply::Soap(Box::new(env)), writes, done: false };
         }
         self.done = true;
         Step { reply: Reply::NoContent, writes, done: true }

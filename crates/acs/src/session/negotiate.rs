@@ -26,7 +26,7 @@ pub struct Accepted {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InformError {
     /// Answer with this SOAP fault (8003 invalid arguments, 8006 no common version).
-    Fault(Envelope),
+    Fault(Box<Envelope>),
     /// Not an Inform at all.
     NotInform,
 }
@@ -44,7 +44,7 @@ pub fn accept_inform(
     let fault = |code: FaultCode, why: &str| {
         let mut env = Envelope::new(envelope.namespace, Message::Fault(Fault::with_string(code, why)));
         env.header.id = envelope.header.id.clone();
-        InformError::Fault(env)
+        InformError::Fault(Box::new(env))
     };
     let identity = identity(inform).map_err(|why| fault(FaultCode::AcsInvalidArguments, &why))?;
 

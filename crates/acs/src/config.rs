@@ -1,0 +1,127 @@
+//! ACS settings. Every setting has a working default, so `cwmp acs serve` runs with none.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::store::sqlite::Durability;
+
+/// How CPEs authenticate to the CWMP endpoint (TR-069 3.4.4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CpeAuthConfig {
+    /// `auto`: Digest over HTTP, Basic or Digest over TLS; `none`: no HTTP authentication
+    /// (for labs, or when a TLS client certificate or the network vouches for devices).
+    pub mode: AuthMode,
+    pub realm: String,
+    /// Credentials every device without its own may use.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// What to do with a device that has no credentials of its own when no shared ones are
+    /// configured: `accept` it (and log), or `refuse` it.
+    pub unknown_devices: UnknownDevices,
+}
+
+impl Default for CpeAuthConfig {
+    fn default() -> CpeAuthConfig {
+        CpeAuthConfig {
+            mode: AuthMode::Auto,
+            realm: "cwmp".into(),
+            username: None,
+            password: None,
+            unknown_devices: UnknownDevices::Accept,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Auto,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownDevices {
+    Accept,
+    Refuse,
+}
+
+/// TLS for the CWMP endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// The ACS's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcsConfig {
+    /// CWMP endpoint (CPE sessions, file downloads, uploads).
+    pub cwmp_listen: SocketAddr,
+    /// REST API.
+    pub api_listen: SocketAddr,
+    /// Database, generated secrets and the first API token live here.
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    pub tls: Option<TlsConfig>,
+    /// Base URL CPEs use to reach this ACS (for file URLs in Download). By default it is
+    /// taken from the Host header of the CPE's own requests.
+    pub public_url: Option<String>,
+    pub cpe_auth: CpeAuthConfig,
+    /// Most concurrent CWMP sessions; beyond it new sessions get 503 with Retry-After.
+    pub max_sessions: usize,
+    /// A session with no POST for this long is over (TR-069 3.7.2.4 allows >= 30 s).
+    #[serde(with = "seconds")]
+    pub session_timeout: Duration,
+    /// Largest request body, after decompression.
+    pub max_body_bytes: usize,
+    /// Largest file accepted by the upload endpoint.
+    pub max_upload_bytes: usize,
+    /// Start responses with `<?xml …?>` (off: some CPEs choke on it).
+    pub xml_declaration: bool,
+    /// Re-read a device's whole tree after `0 BOOTSTRAP`.
+    pub bootstrap_refresh: bool,
+    /// Give each device its own Connection Request credentials.
+    pub set_connection_request_credentials: bool,
+    /// Require a token on the REST API (on by default; turn off only behind another guard).
+    pub api_auth: bool,
+}
+
+impl Default for AcsConfig {
+    fn default() -> AcsConfig {
+        AcsConfig {
+            cwmp_listen: "0.0.0.0:7547".parse().expect("address"),
+            api_listen: "0.0.0.0:7557".parse().expect("address"),
+            data_dir: PathBuf::from("cwmp-data"),
+            durability: Durability::Full,
+            tls: None,
+            public_url: None,
+            cpe_auth: CpeAuthConfig::default(),
+            max_sessions: 10_000,
+            session_timeout: Duration::from_secs(60),
+            max_body_bytes: 16 << 20,
+            max_upload_bytes: 256 << 20,
+            xml_declaration: false,
+            bootstrap_refresh: true,
+            set_connection_request_credentials: true,
+            api_auth: true,
+        }
+    }
+}
+
+mod seconds {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}

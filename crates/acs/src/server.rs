@@ -1,0 +1,209 @@
+//! Starting and stopping the ACS: the store, the CWMP listener (HTTP or HTTPS), the REST API
+//! listener, the idle-session sweep and task expiry, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::config::AcsConfig;
+use crate::cwmp::Endpoint;
+use crate::cwmp::auth::CpeAuth;
+use crate::metrics::Metrics;
+use crate::session::SessionConfig;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Role, Store, StoreError, now_millis};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A running ACS.
+pub struct Running<S> {
+    pub cwmp_addr: SocketAddr,
+    pub api_addr: SocketAddr,
+    /// Set when this start created the first admin token; it is also written to
+    /// `admin-token` in the data directory (mode 0600).
+    pub admin_token: Option<String>,
+    pub endpoint: Arc<Endpoint<S>>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl<S: Store> Running<S> {
+    /// Stops accepting, lets requests in flight finish (up to `grace`), and returns.
+    pub async fn stop(mut self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+        self.tasks.abort_all();
+    }
+}
+
+/// Reads the secret that signs Digest nonces, creating it on first start. Nodes that share
+/// a data directory (or copy this file) verify each other's nonces.
+fn load_secret(dir: &Path) -> Result<Vec<u8>, StartError> {
+    let path = dir.join("secret");
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
+        _ => {
+            use rand::RngExt as _;
+            let secret: [u8; 32] = rand::rng().random();
+            write_private(&path, &secret).map_err(|e| StartError::DataDir(path.display().to_string(), e))?;
+            Ok(secret.to_vec())
+        }
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn tls_acceptor(config: &crate::config::TlsConfig) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&config.cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| StartError::Tls(format!("{}: {e}", config.cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&config.key)
+        .map_err(|e| StartError::Tls(format!("{}: {e}", config.key.display())))?;
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StartError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+}
+
+/// Opens the embedded store in the data directory and starts the ACS.
+pub async fn start(config: AcsConfig) -> Result<Running<SqliteStore>, StartError> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
+    let store = SqliteStore::open(&dir.join("acs.db"), config.durability).await?;
+    start_with_store(config, store).await
+}
+
+/// Starts the ACS on a given store.
+pub async fn start_with_store<S: Store>(config: AcsConfig, store: S) -> Result<Running<S>, StartError> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
+    let secret = load_secret(&dir)?;
+    let admin_token = first_admin_token(&store, &dir, &config).await?;
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let cwmp = TcpListener::bind(config.cwmp_listen).await.map_err(|e| StartError::Bind(config.cwmp_listen, e))?;
+    let api = TcpListener::bind(config.api_listen).await.map_err(|e| StartError::Bind(config.api_listen, e))?;
+    let cwmp_addr = cwmp.local_addr().map_err(|e| StartError::Bind(config.cwmp_listen, e))?;
+    let api_addr = api.local_addr().map_err(|e| StartError::Bind(config.api_listen, e))?;
+    let session_config = SessionConfig {
+        bootstrap_refresh: config.bootstrap_refresh,
+        set_connection_request_credentials: config.set_connection_request_credentials,
+        ..SessionConfig::default()
+    };
+    let endpoint = Arc::new(Endpoint {
+        store: store.clone(),
+        auth: CpeAuth::new(config.cpe_auth.clone(), secret),
+        registry: Default::default(),
+        limits: cwmp_wire::Limits { max_body_bytes: config.max_body_bytes, ..Default::default() },
+        slots: Arc::new(Semaphore::new(config.max_sessions)),
+        metrics: Arc::new(Metrics::default()),
+        session_config,
+        config,
+    });
+    let (shutdown, watch_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(accept_loop(cwmp, tls, endpoint.clone(), watch_rx.clone()));
+    tasks.spawn(crate::api::serve(api, crate::api::ApiState::new(endpoint.clone()), watch_rx.clone()));
+    tasks.spawn(housekeeping(endpoint.clone(), watch_rx));
+    tracing::info!(%cwmp_addr, %api_addr, "ACS started");
+    Ok(Running { cwmp_addr, api_addr, admin_token, endpoint, shutdown, tasks })
+}
+
+/// Creates the first admin API token when the store has none, and saves it in the data
+/// directory: the API is never open by accident.
+async fn first_admin_token<S: Store>(store: &S, dir: &Path, config: &AcsConfig) -> Result<Option<String>, StartError> {
+    if !config.api_auth || store.token_count().await? > 0 {
+        return Ok(None);
+    }
+    let token = store.create_token("admin", Role::Admin, now_millis()).await?;
+    let path = dir.join("admin-token");
+    write_private(&path, format!("{token}\n").as_bytes())
+        .map_err(|e| StartError::DataDir(path.display().to_string(), e))?;
+    Ok(Some(token))
+}
+
+async fn accept_loop<S: Store>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    endpoint: Arc<Endpoint<S>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Out of descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let endpoint = endpoint.clone();
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    match tls {
+                        None => endpoint.serve_connection(stream, peer, false).await,
+                        Some(acceptor) => match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => endpoint.serve_connection(stream, peer, true).await,
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        },
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    // Let connections in flight finish; the caller bounds how long.
+    while connections.join_next().await.is_some() {}
+}
+
+async fn housekeeping<S: Store>(endpoint: Arc<Endpoint<S>>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tick.tick() => {
+                endpoint.sweep_idle().await;
+                match endpoint.store.expire_tasks(now_millis()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "tasks expired"),
+                    Err(e) => tracing::warn!(error = %e, "task expiry failed"),
+                }
+            }
+        }
+    }
+}
