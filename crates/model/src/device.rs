@@ -391,7 +391,16 @@ impl Device {
             }
             self.tree_mut(&mut undo).set_alias(node, (!canonical.is_empty()).then(|| canonical.clone().into()));
         } else {
-            self.put_value(key, Some(canonical.into()), &mut undo);
+            // References are kept with instance numbers, as the ACS's are; one the engine
+            // cannot resolve is the device's business and kept as it is.
+            let stored = match self.check_references(node, param, &canonical) {
+                Ok(checked) => checked.text,
+                Err(_) => canonical,
+            };
+            self.put_value(key, Some(stored.into()), &mut undo);
+            if self.forms.contains_key(&key) {
+                self.put_form(key, None, &mut undo);
+            }
         }
         self.note_change(key, &mut undo);
         if persistent { self.persist_or_undo(undo) } else { Ok(()) }
