@@ -318,7 +318,11 @@ impl Device {
     /// Whether `ManagementServer.AutoCreateInstances` is on.
     pub(crate) fn auto_create(&self) -> bool {
         self.features.alias_addressing
-            && self.schema.well_known().auto_create_instances.is_some_and(|p| self.stored(ROOT, p) == "1")
+            && self
+                .schema
+                .well_known()
+                .auto_create_instances
+                .is_some_and(|p| cwmp_wire::types::parse_bool(self.stored(ROOT, p)) == Some(true))
     }
 
     // ---- attributes -----------------------------------------------------------------

@@ -9,6 +9,7 @@ use cwmp_wire::rpc::{
     GetParameterValuesResponse, ParameterAttributeStruct, ParameterInfoStruct, ParameterValueStruct,
     SetParameterAttributes, SetParameterAttributesResponse, SetParameterValues, SetParameterValuesResponse,
 };
+use cwmp_wire::types::parse_bool;
 use cwmp_wire::{Fault, FaultCode, Path, Segment, SetParameterValuesFault, XsdType};
 
 use crate::address::{Miss, Target, Visit};
@@ -318,7 +319,7 @@ impl Device {
             let node = self.tree.node(row);
             let object = self.schema.object(node.object);
             let siblings = self.tree.rows(node.parent, node.object);
-            let enabled = |r: NodeId| object.enable.is_none_or(|e| value(r, e) == "1");
+            let enabled = |r: NodeId| object.enable.is_none_or(|e| parse_bool(&value(r, e)) == Some(true));
             let mut keys: Vec<(Vec<ParamId>, bool)> = object.unique_keys.clone();
             if let Some(alias) = object.alias
                 && !keys.iter().any(|(k, _)| k == &[alias])

@@ -106,8 +106,8 @@ impl TemplateBuilder {
         self.device.set_local(path, value)
     }
 
-    /// Sets a value as a device dump shows it: canonicalised when it fits the parameter's
-    /// syntax, kept as it is otherwise. Counters computed from the rows are skipped.
+    /// Sets a value exactly as a device dump shows it (a simulated device answers what the
+    /// real one said). Counters computed from the rows are skipped.
     pub(crate) fn set_unchecked(&mut self, path: &str, value: &str) -> Result<(), ModelError> {
         let device = &mut self.device;
         let (node, param) = device.param_at(path)?;
@@ -115,7 +115,7 @@ impl TemplateBuilder {
         if p.counts.is_some() {
             return Ok(());
         }
-        let text = crate::syntax::check(p, value, crate::syntax::Writer::Device).unwrap_or_else(|_| value.to_owned());
+        let text = value.to_owned();
         let mut undo = Undo::default();
         if device.schema.object(p.object).alias == Some(param) {
             let row = device.tree.node(node);

@@ -113,8 +113,16 @@ pub fn parse(text: &str, source: &str, reference: Option<&Schema>) -> Result<Fix
                 if e.writable {
                     builder.grant(&format!("{schema_path}."), ObjectAccess::Delete);
                 }
-            } else if e.writable {
-                builder.grant(&format!("{schema_path}.{{i}}."), ObjectAccess::Create);
+            } else {
+                // A table with no rows in the dump shows as a plain object; the standard
+                // model tells which objects are tables.
+                let table = format!("{schema_path}.{{i}}.");
+                if reference.is_some_and(|r| r.lookup(&table).is_some()) {
+                    builder.object(&table);
+                }
+                if e.writable {
+                    builder.grant(&table, ObjectAccess::Create);
+                }
             }
         } else {
             let (object, name) = schema_path.rsplit_once('.').unwrap_or((&root, &schema_path));
@@ -258,15 +266,25 @@ impl Inferred {
     }
 }
 
-/// Takes over what the standard model says about notification and Informs.
+/// Takes over what the standard model says about notification, Informs and which
+/// parameter counts which table (TR-098 names some counters unlike their tables).
 fn overlay(facts: &mut FactFile, reference: &Schema) {
+    let mut counters = Vec::new();
     for object in &mut facts.objects {
         for p in &mut object.parameters {
             if let Some(Child::Param(id)) = reference.lookup(&format!("{}{}", object.object, p.param)) {
-                let r = &reference.param(id).facts;
-                p.forced_inform = r.forced_inform;
-                p.active_notify = r.active_notify;
+                let r = reference.param(id);
+                p.forced_inform = r.facts.forced_inform;
+                p.active_notify = r.facts.active_notify;
+                if let Some(table) = r.counts {
+                    counters.push((reference.object(table).path.to_string(), p.param.clone()));
+                }
             }
+        }
+    }
+    for (table, param) in counters {
+        if let Some(object) = facts.objects.iter_mut().find(|o| o.object == table) {
+            object.num_entries_parameter = Some(param);
         }
     }
 }
