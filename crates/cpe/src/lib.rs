@@ -4,3 +4,4 @@
 //! passed in, randomness is injected, bytes go in and out. `shell` runs it on tokio.
 
 pub mod config;
+pub mod connreq;
