@@ -28,3 +28,4 @@ pub mod rpc;
 pub mod schedule;
 pub mod session;
 pub mod connreq;
+pub mod transfer;
