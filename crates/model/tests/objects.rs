@@ -214,3 +214,20 @@ fn a_reference_clean_up_is_undone_with_a_failed_delete() {
     assert!(d.inform_parameters().value_change, "the pending change is back");
     assert_eq!(d.parameter_key(), "");
 }
+
+#[test]
+fn instance_number_references() {
+    let mut d = device();
+    add(&mut d, "Device.Interface.", "").unwrap();
+    add(&mut d, "Device.Interface.", "").unwrap();
+    assert_eq!(value(&d, "Device.Routing.InterfaceNumber"), "-1");
+    assert_eq!(spv(&mut d, &[("Device.Routing.InterfaceNumber", "2")], ""), Ok(0));
+    let f = spv(&mut d, &[("Device.Routing.InterfaceNumber", "7")], "").unwrap_err();
+    assert_eq!(codes(&f).1, vec![("Device.Routing.InterfaceNumber".into(), 9007)], "no such instance");
+    assert_eq!(spv(&mut d, &[("Device.Routing.InterfaceNumber", "0")], ""), Ok(0), "no reference");
+    spv(&mut d, &[("Device.Routing.InterfaceNumber", "2")], "").unwrap();
+    delete(&mut d, "Device.Interface.1.", "").unwrap();
+    assert_eq!(value(&d, "Device.Routing.InterfaceNumber"), "2");
+    delete(&mut d, "Device.Interface.2.", "").unwrap();
+    assert_eq!(value(&d, "Device.Routing.InterfaceNumber"), "-1", "back to its initial value");
+}
