@@ -53,6 +53,9 @@ async fn tokens_guard_every_endpoint_but_health_metrics_and_openapi() {
     assert_eq!(acs.post("/tokens", json!({"name": "", "role": "admin"})).await.status, 400);
     assert_eq!(acs.post("/tokens", json!({"name": "x", "role": "root"})).await.status, 400);
     assert_eq!(acs.call(Method::POST, "/tokens", None).await.status, 400);
+    let huge = acs.post("/tokens", json!({"name": "x".repeat(3 << 20), "role": "admin"})).await;
+    assert_eq!(huge.status, 413);
+    assert!(!huge.error().is_empty());
 
     // Unknown endpoints and methods answer JSON too.
     let missing = acs.get("/nothing").await;
@@ -419,6 +422,25 @@ async fn files_upload_list_download_delete() {
     let big = put("/files/big.bin?fileType=1%20Firmware", vec![], vec![0u8; 5000]).await;
     assert_eq!(big.status, 413);
     assert!(big.error().contains("4096"));
+    // Without Content-Length (chunked), the limit holds too.
+    let chunked = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(acs.api()).await.unwrap();
+        let head = format!(
+            "PUT /files/big.bin?fileType=1%20Firmware HTTP/1.1\r\nHost: acs\r\n{}: {auth}\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            "Authorization"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for _ in 0..5 {
+            let _ = stream.write_all(format!("400\r\n{}\r\n", "x".repeat(1024)).as_bytes()).await;
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer
+    };
+    assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
 
     // Listing and filters.
     let list = acs.get("/files").await;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
@@ -12,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::query::json_body;
+use super::query::{BodyBytes, json_body};
 use super::{ApiError, ApiResult, ApiState, St};
 use crate::store::{Role, Store, now_millis};
 
@@ -49,7 +48,7 @@ struct NewToken {
 }
 
 /// `POST /tokens`: creates a token; it is shown only in this response.
-pub async fn create_token<S: Store>(State(state): St<S>, body: Bytes) -> ApiResult<Response> {
+pub async fn create_token<S: Store>(State(state): St<S>, BodyBytes(body): BodyBytes) -> ApiResult<Response> {
     let new: NewToken = json_body(&body)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {

@@ -2,14 +2,13 @@
 //! parameters; delete; tags; CPE credentials; Connection Requests.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::query::{Query, json_body};
+use super::query::{BodyBytes, Query, json_body};
 use super::{ApiError, ApiResult, PathArg, St};
 use crate::connreq::CrState;
 use crate::store::{Device, DeviceQuery, DeviceSort, Store};
@@ -221,7 +220,7 @@ struct Credentials {
 pub async fn set_credentials<S: Store>(
     State(state): St<S>,
     PathArg(key): PathArg<String>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<StatusCode> {
     let c: Credentials = json_body(&body)?;
     if c.username.is_empty() || c.username.len() > 256 || c.username.chars().any(char::is_control) {

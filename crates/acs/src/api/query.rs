@@ -3,6 +3,9 @@
 
 use std::str::FromStr;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ApiResult};
@@ -99,6 +102,22 @@ pub fn json_time(value: &serde_json::Value, name: &str) -> ApiResult<Option<Mill
         }
         serde_json::Value::String(s) => parse_time(s).map(Some).map_err(|e| ApiError::bad(format!("{name}: {e}"))),
         _ => Err(ApiError::bad(format!("{name}: expected milliseconds or an RFC 3339 string"))),
+    }
+}
+
+/// A request body (at most axum's 2 MB default) whose rejection is a JSON error: 413 when
+/// too large, 400 otherwise.
+pub struct BodyBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for BodyBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Bytes::from_request(request, state).await {
+            Ok(b) => Ok(BodyBytes(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::TooLarge(e.body_text())),
+            Err(e) => Err(ApiError::bad(e.body_text())),
+        }
     }
 }
 

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::devices::{paging, total_count_header};
-use super::query::{Query, json_body, json_time, task_id};
+use super::query::{BodyBytes, Query, json_body, json_time, task_id};
 use super::{ApiError, ApiResult, ApiState, PathArg, St};
 use crate::connreq::{CrState, Outcome};
 use crate::store::{Store, Task, TaskOptions, TaskQuery, TaskStatus, now_millis};
@@ -143,7 +142,7 @@ pub async fn create<S: Store>(
     State(state): St<S>,
     PathArg(key): PathArg<String>,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let mut q = Query::parse(raw.as_deref());
