@@ -29,3 +29,4 @@ pub mod schedule;
 pub mod session;
 pub mod connreq;
 pub mod transfer;
+pub mod du;
