@@ -217,11 +217,19 @@ pub async fn send(target: Target<'_>, timeout: Duration) -> Result<u16, CrError>
             return Err(CrError::NoCredentials);
         };
         let authorization = answer_challenge(&first.challenges, username, password, &parsed.path)?;
-        // The credentials go on the same connection unless the CPE closes it.
-        if first.close || sender.ready().await.is_err() {
+        // The credentials go on the same connection unless the CPE closes it (then, or if
+        // it turns out closed, on a new one).
+        let reuse = !first.close && !sender.is_closed();
+        if !reuse {
             sender = connect(&parsed, timeout).await?;
         }
-        let second = exchange(&mut sender, &parsed, Some(&authorization), timeout).await?;
+        let second = match exchange(&mut sender, &parsed, Some(&authorization), timeout).await {
+            Err(CrError::Http(_)) if reuse => {
+                sender = connect(&parsed, timeout).await?;
+                exchange(&mut sender, &parsed, Some(&authorization), timeout).await?
+            }
+            other => other?,
+        };
         if second.status == StatusCode::UNAUTHORIZED {
             return Err(CrError::Unauthorized);
         }

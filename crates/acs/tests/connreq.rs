@@ -76,6 +76,18 @@ async fn basic_when_the_cpe_asks_for_it() {
 }
 
 #[tokio::test]
+async fn a_new_connection_when_the_cpe_closes_after_the_challenge() {
+    let acs = quick_acs().await;
+    let cpe = acs.cpe("Router", "CR9", "1.0");
+    let listener = cpe.listen_for_connection_requests(CrMode::DigestThenClose).await;
+    cpe.bootstrap().await;
+    let woken = acs.call(Method::POST, &format!("/devices/{}/connection-request", cpe.id()), None).await;
+    assert_eq!(woken.status, 200, "{}", String::from_utf8_lossy(&woken.body));
+    assert_eq!((listener.hits(), listener.connections()), (1, 2));
+    acs.running.stop(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
 async fn wrong_password_fails_visibly_on_the_task() {
     let acs = quick_acs().await;
     let cpe = acs.cpe("Router", "CR3", "1.0");

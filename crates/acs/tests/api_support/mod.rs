@@ -198,6 +198,8 @@ pub enum CrMode {
     Basic,
     /// Digest, but no session follows.
     Silent,
+    /// Digest, closing the connection after the challenge; a session follows.
+    DigestThenClose,
 }
 
 impl TestCpe {
@@ -510,6 +512,9 @@ fn cr_answer(
             _ => verifier.challenges(now_secs(), rand_bytes(), false)[0].to_string(),
         };
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).unwrap());
+        if mode == CrMode::DigestThenClose {
+            r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         return r;
     }
     hits.fetch_add(1, Ordering::SeqCst);
