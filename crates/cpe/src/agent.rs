@@ -75,9 +75,6 @@ pub struct AgentConfig {
     pub schedule_inform_capacity: usize,
     /// Operations accepted in one ChangeDUState; at least 16. Default 64.
     pub max_du_operations: usize,
-    /// Space for downloads in bytes: a larger announced FileSize gets 9010. Default: not
-    /// checked.
-    pub download_space: Option<u64>,
     /// Values the device has when it leaves the factory, written at the first boot and
     /// after a factory reset (`ManagementServer.URL`, credentials, periodic inform …).
     pub factory_defaults: Vec<(String, String)>,
@@ -103,7 +100,6 @@ impl Default for AgentConfig {
             transfer_queue_capacity: 16,
             schedule_inform_capacity: 16,
             max_du_operations: 64,
-            download_space: None,
             factory_defaults: Vec::new(),
             identity: Vec::new(),
             notification_throttle: Duration::from_secs(5),
@@ -224,6 +220,7 @@ pub struct Agent {
     last_notification: Option<Timestamp>,
     /// A reboot or factory reset was handed to the caller: no more sessions.
     stopped: bool,
+    download_space: Option<u64>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -309,6 +306,7 @@ impl Agent {
             notification_due: None,
             last_notification: None,
             stopped: false,
+            download_space: None,
         };
         agent.state.periodic_anchor = Some(now);
         agent.refresh_periodic(now);
@@ -376,7 +374,13 @@ impl Agent {
             }
             Ok(Outcome::Deliver(body)) => {
                 let mut handler = SessionHandler {
-                    rpc: Rpc { device: &mut self.device, state: &mut self.state, config: &self.config, now },
+                    rpc: Rpc {
+                        device: &mut self.device,
+                        state: &mut self.state,
+                        config: &self.config,
+                        now,
+                        download_space: self.download_space,
+                    },
                     store: self.store.as_mut(),
                     inform_serials: &run.inform_serials,
                     refused: &mut run.refused,
@@ -544,6 +548,12 @@ impl Agent {
     pub fn request_acs_methods(&mut self) {
         self.state.outbox.push(Kind::GetRpcMethods, GetRpcMethods {});
         self.persist();
+    }
+
+    /// The free space for downloads, in bytes, as last measured by the caller: a Download
+    /// announcing a larger FileSize is refused with 9010 (A.3.2.8).
+    pub fn set_download_space(&mut self, bytes: Option<u64>) {
+        self.download_space = bytes;
     }
 
     pub fn device(&self) -> &Device {

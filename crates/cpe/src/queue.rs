@@ -12,6 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::events;
+use crate::transfer::args::{DownloadFileType, UploadFileType};
 
 /// The method that queued a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -376,25 +377,12 @@ fn report(t: &QueuedTransfer, result: TransferResult) -> Report {
 /// The FileType of a queued transfer as AllQueuedTransferStruct names it: the numbering
 /// differs from Download's and Upload's (A.4.1.7 Table 42).
 pub fn transfer_list_file_type(kind: TransferKind, file_type: &str) -> String {
-    if kind.is_download() {
-        return match file_type {
-            "6 Stored Firmware Image" => "8 Stored Firmware Image".into(),
-            other => other.into(),
-        };
-    }
-    match file_type {
-        "1 Vendor Configuration File" => "3 Vendor Configuration File".into(),
-        "2 Vendor Log File" => "4 Vendor Log File".into(),
-        other => {
-            if let Some(i) = other.strip_prefix("3 Vendor Configuration File ") {
-                format!("6 Vendor Configuration File {i}")
-            } else if let Some(i) = other.strip_prefix("4 Vendor Log File ") {
-                format!("7 Vendor Log File {i}")
-            } else {
-                other.into()
-            }
-        }
-    }
+    let name = if kind.is_download() {
+        DownloadFileType::parse(file_type).map(|t| t.transfer_list_name().to_owned())
+    } else {
+        UploadFileType::parse(file_type).map(|t| t.transfer_list_name())
+    };
+    name.unwrap_or_else(|| file_type.to_owned())
 }
 
 /// A ChangeDUState waiting to be performed or being performed.

@@ -15,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::agent::AgentConfig;
 use crate::persist::AgentState;
 use crate::queue::{QueuedTransfer, TransferKind, TransferState, Window};
+use crate::transfer::args::{self, WindowPolicy};
 
 /// The methods this CPE answers (GetRPCMethods, A.3.1.1).
 pub const METHODS: &[&str] = &[
@@ -38,26 +39,14 @@ pub const METHODS: &[&str] = &[
     "ChangeDUState",
 ];
 
-/// Download and ScheduleDownload FileTypes (A.3.2.8).
-const DOWNLOAD_FILE_TYPES: &[&str] = &[
-    "1 Firmware Upgrade Image",
-    "2 Web Content",
-    "3 Vendor Configuration File",
-    "4 Tone File",
-    "5 Ringer File",
-    "6 Stored Firmware Image",
-];
-
-/// ScheduleDownload WindowModes this CPE performs (A.4.1.8). "4 Confirmation Needed" needs
-/// a user interface, which this agent does not have.
-const WINDOW_MODES: &[&str] = &["1 At Any Time", "2 Immediately", "3 When Idle"];
-
 /// What an RPC needs from the agent.
 pub struct Rpc<'a> {
     pub device: &'a mut Device,
     pub state: &'a mut AgentState,
     pub config: &'a AgentConfig,
     pub now: Timestamp,
+    /// Free space for downloads in bytes, when known (A.3.2.8: a larger FileSize is 9010).
+    pub download_space: Option<u64>,
 }
 
 fn fault(code: FaultCode, message: impl Into<String>) -> Fault {
@@ -125,8 +114,9 @@ impl Rpc<'_> {
     /// A.3.2.8. Always answered with Status 1: the transfer happens after the session and
     /// its result comes in a TransferComplete.
     fn download(&mut self, r: Download) -> Result<DownloadResponse, Fault> {
-        check_transfer_url(&r.url)?;
-        check_download_file_type(&r.file_type)?;
+        args::check_url(&r.url).map_err(|code| fault(code, "unusable URL"))?;
+        args::check_download_file_type(&r.file_type, |_| true)
+            .map_err(|code| fault(code, format!("unsupported FileType {:?}", r.file_type)))?;
         self.check_space(r.file_size)?;
         let due = self.now + SignedDuration::from_secs(i64::from(r.delay_seconds));
         self.enqueue(QueuedTransfer {
@@ -150,8 +140,9 @@ impl Rpc<'_> {
 
     /// A.4.1.5.
     fn upload(&mut self, r: Upload) -> Result<UploadResponse, Fault> {
-        check_transfer_url(&r.url)?;
-        check_upload_file_type(&r.file_type)?;
+        args::check_url(&r.url).map_err(|code| fault(code, "unusable URL"))?;
+        args::check_upload_file_type(&r.file_type, |_| true)
+            .map_err(|code| fault(code, format!("unsupported FileType {:?}", r.file_type)))?;
         let due = self.now + SignedDuration::from_secs(i64::from(r.delay_seconds));
         self.enqueue(QueuedTransfer {
             id: 0,
@@ -172,39 +163,22 @@ impl Rpc<'_> {
         Ok(UploadResponse { status: 1, start_time: DateTime::Unknown, complete_time: DateTime::Unknown })
     }
 
-    /// A.4.1.8: one or two windows, each non-empty, not overlapping, in supported modes.
+    /// A.4.1.8: one or two windows, not overlapping, in supported modes.
     fn schedule_download(&mut self, r: ScheduleDownload) -> Result<ScheduleDownloadResponse, Fault> {
-        check_transfer_url(&r.url)?;
-        check_download_file_type(&r.file_type)?;
-        let windows = &r.time_window_list;
-        if windows.is_empty() || windows.len() > 2 {
-            return Err(fault(FaultCode::InvalidArguments, "TimeWindowList must hold one or two windows"));
-        }
-        for w in windows {
-            if w.window_end <= w.window_start {
-                return Err(fault(FaultCode::InvalidArguments, "WindowEnd must be after WindowStart"));
-            }
-            if !WINDOW_MODES.contains(&w.window_mode.as_str()) {
-                return Err(fault(FaultCode::InvalidArguments, format!("unsupported WindowMode {:?}", w.window_mode)));
-            }
-            if w.max_retries < -1 {
-                return Err(fault(FaultCode::InvalidArguments, "MaxRetries must be -1 or more"));
-            }
-        }
-        if let [w1, w2] = windows.as_slice()
-            && w2.window_start < w1.window_end
-        {
-            return Err(fault(FaultCode::InvalidArguments, "the time windows overlap"));
-        }
+        args::check_url(&r.url).map_err(|code| fault(code, "unusable URL"))?;
+        args::check_download_file_type(&r.file_type, |_| true)
+            .map_err(|code| fault(code, format!("unsupported FileType {:?}", r.file_type)))?;
+        let windows = args::check_time_windows(&r.time_window_list, &WindowPolicy::default())
+            .map_err(|code| fault(code, "invalid TimeWindowList"))?;
         self.check_space(r.file_size)?;
-        let at = |offset: u32| self.now + SignedDuration::from_secs(i64::from(offset));
+        let at = |offset: std::time::Duration| self.now + SignedDuration::try_from(offset).unwrap_or_default();
         let windows: Vec<Window> = windows
             .iter()
             .map(|w| Window {
-                start: at(w.window_start),
-                end: at(w.window_end),
-                mode: w.window_mode.clone(),
-                max_retries: w.max_retries,
+                start: at(w.start),
+                end: at(w.end),
+                mode: w.mode.as_str().to_owned(),
+                max_retries: w.max_retries.map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
             })
             .collect();
         self.enqueue(QueuedTransfer {
@@ -249,7 +223,7 @@ impl Rpc<'_> {
 
     /// 9010 when the announced size exceeds the space for downloads (A.3.2.8).
     fn check_space(&self, file_size: u32) -> Result<(), Fault> {
-        match self.config.download_space {
+        match self.download_space {
             Some(space) if u64::from(file_size) > space => Err(fault(
                 FaultCode::DownloadFailure,
                 format!("the file ({file_size} bytes) does not fit in the space for downloads ({space} bytes)"),
@@ -257,50 +231,6 @@ impl Rpc<'_> {
             _ => Ok(()),
         }
     }
-}
-
-/// HTTP and HTTPS only (9013 otherwise), and no credentials in the URL (9003, A.3.2.8).
-fn check_transfer_url(text: &str) -> Result<(), Fault> {
-    let url = url::Url::parse(text).map_err(|e| fault(FaultCode::InvalidArguments, format!("URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(fault(FaultCode::UnsupportedProtocol, format!("unsupported scheme {:?}", url.scheme())));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(fault(FaultCode::InvalidArguments, "the URL must not contain credentials"));
-    }
-    if url.host().is_none() {
-        return Err(fault(FaultCode::InvalidArguments, "the URL has no host"));
-    }
-    Ok(())
-}
-
-/// `X <VENDOR> <id>` (A.3.2.8): VENDOR is an OUI or an upper-case domain name.
-fn is_vendor_file_type(file_type: &str) -> bool {
-    let mut parts = file_type.splitn(3, ' ');
-    matches!(
-        (parts.next(), parts.next(), parts.next()),
-        (Some("X"), Some(vendor), Some(id)) if !vendor.is_empty() && !id.is_empty()
-            && vendor.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    )
-}
-
-fn check_download_file_type(file_type: &str) -> Result<(), Fault> {
-    if DOWNLOAD_FILE_TYPES.contains(&file_type) || is_vendor_file_type(file_type) {
-        Ok(())
-    } else {
-        Err(fault(FaultCode::InvalidArguments, format!("unsupported FileType {file_type:?}")))
-    }
-}
-
-/// Upload FileTypes (A.4.1.5): `1`/`2` (deprecated), `3 Vendor Configuration File <i>`,
-/// `4 Vendor Log File <i>`, vendor types.
-fn check_upload_file_type(file_type: &str) -> Result<(), Fault> {
-    let instance = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) && !rest.starts_with('0');
-    let ok = matches!(file_type, "1 Vendor Configuration File" | "2 Vendor Log File")
-        || file_type.strip_prefix("3 Vendor Configuration File ").is_some_and(instance)
-        || file_type.strip_prefix("4 Vendor Log File ").is_some_and(instance)
-        || is_vendor_file_type(file_type);
-    if ok { Ok(()) } else { Err(fault(FaultCode::InvalidArguments, format!("unsupported FileType {file_type:?}"))) }
 }
 
 #[cfg(test)]
@@ -318,6 +248,7 @@ mod tests {
             state: &mut state,
             config: &config,
             now: "2024-01-01T00:00:00Z".parse().unwrap(),
+            download_space: Some(1000),
         };
         let out = f(&mut rpc);
         (out, state)
@@ -357,6 +288,11 @@ mod tests {
         });
         assert_eq!(codes, [9003, 9013, 9003, 0, 0]);
         assert_eq!(state.transfers.len(), 2);
+        let mut big = download("http://files/fw", "1 Firmware Upgrade Image");
+        if let Message::Download(d) = &mut big {
+            d.file_size = 1001;
+        }
+        assert_eq!(with_rpc(|rpc| code(rpc.dispatch(big))).0, 9010);
     }
 
     #[test]
@@ -409,6 +345,7 @@ mod tests {
             .map(|m| code(rpc.dispatch(m)))
         });
         assert_eq!(codes, [9003, 9003, 9003, 9003, 9003, 0]);
+        assert_eq!(state.transfers.iter().next().unwrap().windows[1].mode, "2 Immediately");
         assert_eq!(state.transfers.len(), 1);
     }
 
@@ -429,21 +366,6 @@ mod tests {
         assert_eq!(state.reboot_command_keys, ["r1", "r2"]);
         assert!(state.reboot_pending);
         assert_eq!(state.scheduled_informs.len(), 1);
-    }
-
-    #[test]
-    fn upload_file_types() {
-        for (file_type, ok) in [
-            ("3 Vendor Configuration File 1", true),
-            ("4 Vendor Log File 12", true),
-            ("2 Vendor Log File", true),
-            ("3 Vendor Configuration File", false),
-            ("4 Vendor Log File 0", false),
-            ("X ACME_COM Dump", true),
-            ("1 Firmware Upgrade Image", false),
-        ] {
-            assert_eq!(check_upload_file_type(file_type).is_ok(), ok, "{file_type}");
-        }
     }
 
     #[test]
