@@ -30,3 +30,4 @@ pub mod session;
 pub mod connreq;
 pub mod transfer;
 pub mod du;
+pub mod hooks;
