@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod cwmp;
 pub mod metrics;
+pub mod provision;
 pub mod server;
 pub mod session;
 pub mod store;
