@@ -93,6 +93,8 @@ pub struct AcsConfig {
     pub set_connection_request_credentials: bool,
     /// Require a token on the REST API (on by default; turn off only behind another guard).
     pub api_auth: bool,
+    /// Connection Requests: timeout, wait for the session, attempts.
+    pub connection_request: crate::connreq::ConnectionRequestConfig,
 }
 
 impl Default for AcsConfig {
@@ -113,6 +115,7 @@ impl Default for AcsConfig {
             bootstrap_refresh: true,
             set_connection_request_credentials: true,
             api_auth: true,
+            connection_request: Default::default(),
         }
     }
 }

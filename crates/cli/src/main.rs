@@ -1,6 +1,7 @@
 //! `cwmp`: one binary for the ACS, the CPE agent, the simulator and the tools.
 
 mod acs_cmd;
+mod model_cmd;
 mod wire_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -26,6 +27,9 @@ enum Command {
     /// The auto-configuration server.
     #[command(subcommand)]
     Acs(acs_cmd::AcsCommand),
+    /// Data-model tools: import Broadband Forum XML or device dumps into fact files.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
     /// Tools for CWMP SOAP messages.
     #[command(subcommand)]
     Wire(wire_cmd::WireCommand),
@@ -45,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Acs(cmd) => tokio::runtime::Runtime::new()?.block_on(acs_cmd::run(cmd)),
+        Command::Model(cmd) => model_cmd::run(cmd),
         Command::Wire(cmd) => wire_cmd::run(cmd),
     }
 }

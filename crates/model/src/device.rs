@@ -86,6 +86,9 @@ pub(crate) struct Undo {
     forms: Vec<(Key, Option<Box<[u64]>>)>,
     changed: Vec<Key>,
     written: Vec<Key>,
+    /// Pending changes and written-once marks dropped with deleted rows.
+    dropped_changes: Vec<Key>,
+    dropped_written: Vec<Key>,
     parameter_key: Option<Box<str>>,
 }
 
@@ -576,8 +579,13 @@ impl Device {
         let keys: Vec<Key> = self.written.iter().filter(|k| gone.contains(&k.node())).copied().collect();
         for key in keys {
             self.written.remove(&key);
+            undo.dropped_written.push(key);
         }
-        self.changed.retain(|k| !gone.contains(&k.node()));
+        let keys: Vec<Key> = self.changed.iter().filter(|k| gone.contains(&k.node())).copied().collect();
+        for key in keys {
+            self.changed.remove(&key);
+            undo.dropped_changes.push(key);
+        }
         removed
     }
 
@@ -609,6 +617,8 @@ impl Device {
         for key in undo.written {
             self.written.remove(&key);
         }
+        self.written.extend(undo.dropped_written);
+        self.changed.extend(undo.dropped_changes);
         if let Some(old) = undo.parameter_key {
             self.parameter_key = old;
         }

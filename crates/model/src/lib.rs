@@ -10,9 +10,11 @@
 //!   `get_parameter_names`, `set_parameter_values`, `get_parameter_attributes`,
 //!   `set_parameter_attributes`, `add_object`, `delete_object`) taking the request structs of
 //!   `cwmp_wire::rpc` and returning their responses or a `cwmp_wire::Fault`; it builds Inform
-//!   parameter lists ([`Device::inform_parameters`]), takes the device's own changes
-//!   ([`Device::set_local`]), reads values from a [`backend::Backend`], and saves its state
-//!   atomically through a [`persist::StateStore`].
+//!   parameter lists ([`Device::inform_parameters`], [`Device::has_active_change`],
+//!   [`Device::clear_changes`]), takes the device's own changes ([`Device::set_local`],
+//!   [`Device::add_local`], [`Device::delete_local`]), reads values from a
+//!   [`backend::Backend`], and saves its state atomically through a [`persist::StateStore`]
+//!   ([`Device::open`]).
 //!
 //! ```
 //! use cwmp_model::{Device, Template, tr181};
@@ -50,3 +52,15 @@ pub use device::{Attributes, Device, Features, ModelError};
 pub use notify::InformParameters;
 pub use schema::{Schema, tr098, tr181};
 pub use template::{Template, TemplateBuilder};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn devices_move_between_threads_and_schemas_are_shared() {
+        fn send<T: Send>() {}
+        fn shared<T: Send + Sync>() {}
+        send::<crate::Device>();
+        shared::<crate::Schema>();
+        shared::<crate::Template>();
+    }
+}

@@ -53,9 +53,16 @@ impl Device {
     }
 
     /// Whether a change waits that calls for a session now: a parameter with active
-    /// notification (2 or 6) changed since the last Inform.
+    /// notification (2, forced active included) changed since the last Inform.
     pub fn has_active_change(&self) -> bool {
-        self.changed.iter().any(|&k| matches!(self.attributes_of(k).notification, 2 | 6))
+        self.changed.iter().any(|&k| self.attributes_of(k).notification == 2)
+    }
+
+    /// Whether a change waits that calls for a UDP Lightweight Notification now: a parameter
+    /// with active lightweight notification (5 or 6) changed.
+    pub fn has_active_lightweight_change(&self) -> bool {
+        self.features.lightweight_notification
+            && self.changed.iter().any(|&k| matches!(self.attributes_of(k).notification, 5 | 6))
     }
 
     /// Changed parameters with lightweight notification (3-6), for UDP Lightweight

@@ -38,8 +38,8 @@ fn empty_path_gives_everything() {
     let all = gpv(&d, &[""]).unwrap();
     let named = gpv(&d, &["Device."]).unwrap();
     assert_eq!(all, named);
-    // Root 3 + ManagementServer 9 + DeviceInfo 8 + Fixed 2x1 + Pool 1x1 + Routing 3.
-    assert_eq!(all.len(), 3 + 9 + 8 + 2 + 1 + 3, "{all:?}");
+    // Root 3 + ManagementServer 9 + DeviceInfo 8 + Fixed 2x1 + Pool 1x1 + Routing 4.
+    assert_eq!(all.len(), 3 + 9 + 8 + 2 + 1 + 4, "{all:?}");
 }
 
 #[test]

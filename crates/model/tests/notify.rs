@@ -86,8 +86,17 @@ fn lightweight_changes_are_separate() {
     d.set_local("Device.ManagementServer.URL", "u").unwrap();
     d.set_local("Device.DeviceInfo.AssetTag", "t").unwrap();
     assert_eq!(names(&d.lightweight_changes()), ["Device.ManagementServer.URL", "Device.DeviceInfo.AssetTag"]);
+    assert!(!d.has_active_lightweight_change());
+    spa(&mut d, &[("Device.DeviceInfo.Started", Some(6), None)]).unwrap();
+    d.set_local("Device.DeviceInfo.Started", "2021-01-01T00:00:00Z").unwrap();
+    assert!(d.has_active_lightweight_change());
+    assert!(!d.has_active_change(), "6 is passive for Informs");
     let inform = d.inform_parameters();
-    assert_eq!(names(&inform.parameters[6..]), ["Device.DeviceInfo.AssetTag"], "3 is lightweight only, 4 also passive");
+    assert_eq!(
+        names(&inform.parameters[6..]),
+        ["Device.DeviceInfo.AssetTag", "Device.DeviceInfo.Started"],
+        "3 is lightweight only, 4 and 6 also passive"
+    );
 }
 
 #[test]

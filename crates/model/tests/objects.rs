@@ -182,23 +182,52 @@ fn deleting_a_target_clears_strong_references_and_keeps_weak_ones() {
 
 #[test]
 fn a_reference_clean_up_is_undone_with_a_failed_delete() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use cwmp_model::persist::StateStore;
-    struct FailingStore;
-    impl StateStore for FailingStore {
+    /// A store whose disk fills up on demand.
+    struct Store(Arc<AtomicBool>);
+    impl StateStore for Store {
         fn save(&mut self, _: &[u8]) -> std::io::Result<()> {
-            Err(std::io::Error::other("disk full"))
+            if self.0.load(Ordering::Relaxed) { Err(std::io::Error::other("disk full")) } else { Ok(()) }
         }
         fn load(&mut self) -> std::io::Result<Option<Vec<u8>>> {
             Ok(None)
         }
     }
+    let full = Arc::new(AtomicBool::new(false));
     let mut template = cwmp_model::TemplateBuilder::new(schema());
     template.add("Device.Interface.").unwrap();
     template.set("Device.Routing.DefaultInterface", "Device.Interface.1").unwrap();
-    let mut d = Device::open(template.build(), Box::new(FailingStore)).unwrap();
+    let mut d = Device::open(template.build(), Box::new(Store(full.clone()))).unwrap();
+    spa(&mut d, &[("Device.Interface.1.Status", Some(1), None)]).unwrap();
+    spv(&mut d, &[("Device.Interface.1.Key", "00112233")], "").unwrap();
+    d.set_local("Device.Interface.1.Status", "Up").unwrap();
+    full.store(true, Ordering::Relaxed);
     let f = delete(&mut d, "Device.Interface.1.", "k").unwrap_err();
     assert_eq!(f.code.as_u32(), 9002);
     assert_eq!(value(&d, "Device.Routing.DefaultInterface"), "Device.Interface.1");
     assert_eq!(value(&d, "Device.InterfaceNumberOfEntries"), "1");
+    assert_eq!(value(&d, "Device.Interface.1.Key"), "00112233");
+    assert_eq!(gpa(&d, &["Device.Interface.1.Status"]).unwrap()[0].1, 1);
+    assert!(d.inform_parameters().value_change, "the pending change is back");
     assert_eq!(d.parameter_key(), "");
+}
+
+#[test]
+fn instance_number_references() {
+    let mut d = device();
+    add(&mut d, "Device.Interface.", "").unwrap();
+    add(&mut d, "Device.Interface.", "").unwrap();
+    assert_eq!(value(&d, "Device.Routing.InterfaceNumber"), "-1");
+    assert_eq!(spv(&mut d, &[("Device.Routing.InterfaceNumber", "2")], ""), Ok(0));
+    let f = spv(&mut d, &[("Device.Routing.InterfaceNumber", "7")], "").unwrap_err();
+    assert_eq!(codes(&f).1, vec![("Device.Routing.InterfaceNumber".into(), 9007)], "no such instance");
+    assert_eq!(spv(&mut d, &[("Device.Routing.InterfaceNumber", "0")], ""), Ok(0), "no reference");
+    spv(&mut d, &[("Device.Routing.InterfaceNumber", "2")], "").unwrap();
+    delete(&mut d, "Device.Interface.1.", "").unwrap();
+    assert_eq!(value(&d, "Device.Routing.InterfaceNumber"), "2");
+    delete(&mut d, "Device.Interface.2.", "").unwrap();
+    assert_eq!(value(&d, "Device.Routing.InterfaceNumber"), "-1", "back to its initial value");
 }

@@ -1,51 +1,149 @@
-//! The REST API (default port 7557).
+//! The REST API (default port 7557, JSON). `docs/api.md` describes every endpoint; the
+//! OpenAPI document is served at `/openapi.json`.
+//!
+//! - [`devices`]: listing with filters, one device with its parameters, tags, credentials,
+//!   Connection Requests
+//! - [`tasks`]: queueing work (optionally waking the device and waiting), listing,
+//!   cancelling, retrying; faults
+//! - [`files`]: files served to CPEs
+//! - [`auth`]: bearer tokens (admin or read-only) and `POST /tokens`
+//!
+//! `/health`, `/metrics` and `/openapi.json` need no token.
+
+mod auth;
+mod devices;
+mod error;
+mod files;
+mod openapi;
+mod query;
+mod tasks;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::connreq::ConnectionRequests;
 use crate::cwmp::Endpoint;
 use crate::store::Store;
+pub use error::{ApiError, ApiResult};
 
 /// What the API handlers share.
 pub struct ApiState<S> {
     pub endpoint: Arc<Endpoint<S>>,
+    pub connection_requests: ConnectionRequests<S>,
 }
 
 impl<S: Store> ApiState<S> {
     pub fn new(endpoint: Arc<Endpoint<S>>) -> Arc<ApiState<S>> {
-        Arc::new(ApiState { endpoint })
+        let config = endpoint.config.connection_request.clone();
+        let connection_requests = ConnectionRequests::new(endpoint.clone(), config);
+        Arc::new(ApiState { endpoint, connection_requests })
+    }
+
+    fn store(&self) -> &S {
+        &self.endpoint.store
     }
 }
 
+type St<S> = State<Arc<ApiState<S>>>;
+
 pub fn router<S: Store>(state: Arc<ApiState<S>>) -> Router {
-    Router::new().route("/metrics", get(metrics::<S>)).with_state(state)
+    let protected = Router::new()
+        .route("/devices", get(devices::list::<S>))
+        .route("/devices/{id}", get(devices::get_one::<S>).delete(devices::delete_one::<S>))
+        .route("/devices/{id}/tags/{tag}", post(devices::add_tag::<S>).delete(devices::remove_tag::<S>))
+        .route("/devices/{id}/credentials", put(devices::set_credentials::<S>).delete(devices::clear_credentials::<S>))
+        .route("/devices/{id}/connection-request", post(devices::connection_request::<S>))
+        .route("/devices/{id}/tasks", post(tasks::create::<S>))
+        .route("/tasks", get(tasks::list::<S>))
+        .route("/tasks/{id}", get(tasks::get_one::<S>).delete(tasks::cancel::<S>))
+        .route("/tasks/{id}/retry", post(tasks::retry::<S>))
+        .route("/faults", get(tasks::faults::<S>))
+        .route("/faults/{id}", delete(tasks::dismiss_fault::<S>))
+        .route("/faults/{id}/retry", post(tasks::retry::<S>))
+        .route("/files", get(files::list::<S>))
+        .route("/files/{*name}", get(files::get_one::<S>).put(files::upload::<S>).delete(files::delete_one::<S>))
+        .route("/tokens", post(auth::create_token::<S>))
+        .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token::<S>));
+    Router::new()
+        .route("/health", get(health::<S>))
+        .route("/metrics", get(metrics::<S>))
+        .route("/openapi.json", get(openapi_document))
+        .merge(protected)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
 }
 
-async fn metrics<S: Store>(State(state): State<Arc<ApiState<S>>>) -> String {
-    let open = state
-        .endpoint
-        .store
-        .list_tasks(&crate::store::TaskQuery { status: None, ..Default::default() })
-        .await
-        .map(|t| t.iter().filter(|t| t.status.is_open()).count() as u64)
-        .unwrap_or(0);
-    state.endpoint.metrics.render(state.endpoint.registry.len(), open)
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+async fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "error": "method not allowed on this endpoint" }))).into_response()
+}
+
+async fn openapi_document() -> Json<serde_json::Value> {
+    Json(openapi::document())
+}
+
+/// `GET /health`: 200 when the store answers.
+async fn health<S: Store>(State(state): St<S>) -> Response {
+    match state.store().token_count().await {
+        Ok(_) => Json(json!({ "status": "ok", "liveSessions": state.endpoint.registry.len() })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "error": e.to_string() })))
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics<S: Store>(State(state): St<S>) -> Response {
+    let open = match state.store().count_open_tasks().await {
+        Ok(n) => n,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let text = state.endpoint.metrics.render(state.endpoint.registry.len(), open);
+    let mut response = text.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
 }
 
 /// Serves the API until shutdown.
 pub async fn serve<S: Store>(listener: TcpListener, state: Arc<ApiState<S>>, mut shutdown: watch::Receiver<bool>) {
-    let app = router(state);
+    let app = router(state.clone());
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;
         })
         .await;
+    state.connection_requests.shutdown();
     if let Err(e) = result {
         tracing::error!(error = %e, "API server failed");
+    }
+}
+
+/// A path parameter whose rejection is a JSON 400 like every other error.
+pub struct PathArg<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for PathArg<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(t)) => Ok(PathArg(t)),
+            Err(e) => Err(ApiError::bad(e.body_text())),
+        }
     }
 }

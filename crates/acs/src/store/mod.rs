@@ -431,6 +431,13 @@ pub trait LocalStore: Clone + Sync + 'static {
     async fn retry_task(&self, id: i64, now: Millis) -> Result<bool>;
     /// Marks open tasks whose expiry has passed as expired; returns how many.
     async fn expire_tasks(&self, now: Millis) -> Result<u64>;
+    /// How many tasks match `query` (its offset and limit aside).
+    async fn count_tasks(&self, query: &TaskQuery) -> Result<u64>;
+    /// How many tasks are pending, sent or waiting, over all devices.
+    async fn count_open_tasks(&self) -> Result<u64>;
+    /// Dismisses a task in status `fault` (it becomes `cancelled`, its fault kept); returns
+    /// false when the task is not in that status.
+    async fn dismiss_fault(&self, id: i64, now: Millis) -> Result<bool>;
 
     async fn put_file(&self, meta: FileMeta, data: Vec<u8>) -> Result<FileMeta>;
     async fn file(&self, name: &str) -> Result<Option<FileMeta>>;

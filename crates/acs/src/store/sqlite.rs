@@ -564,6 +564,18 @@ fn device_filter(q: &DeviceQuery) -> (String, Vec<String>) {
     (sql, binds)
 }
 
+/// The WHERE clause of a [`TaskQuery`]; values are bound in the order device, status.
+fn task_filter(q: &TaskQuery) -> String {
+    let mut clauses = Vec::new();
+    if q.device_key.is_some() {
+        clauses.push("d.device_key = ?");
+    }
+    if q.status.is_some() {
+        clauses.push("t.status = ?");
+    }
+    if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) }
+}
+
 impl Store for SqliteStore {
     async fn record_inform(&self, inform: InformRecord) -> Result<Device> {
         let id = self.write(|ack| WriteRequest::Inform(Box::new(inform), ack)).await?;
@@ -738,14 +750,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_tasks(&self, q: &TaskQuery) -> Result<Vec<Task>> {
-        let mut clauses = Vec::new();
-        if q.device_key.is_some() {
-            clauses.push("d.device_key = ?");
-        }
-        if q.status.is_some() {
-            clauses.push("t.status = ?");
-        }
-        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let filter = task_filter(q);
         let limit = if q.limit == 0 { 100 } else { q.limit.min(10_000) };
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM tasks t JOIN devices d ON d.id = t.device_id {filter}
@@ -795,6 +800,36 @@ impl Store for SqliteStore {
         .bind(id)
         .execute(&mut *conn)
         .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn count_tasks(&self, q: &TaskQuery) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) FROM tasks t JOIN devices d ON d.id = t.device_id {}", task_filter(q));
+        let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+        if let Some(key) = &q.device_key {
+            query = query.bind(key);
+        }
+        if let Some(status) = q.status {
+            query = query.bind(status.as_str());
+        }
+        Ok(query.fetch_one(&self.reader).await? as u64)
+    }
+
+    async fn count_open_tasks(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE status IN ('pending', 'sent', 'waiting')")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn dismiss_fault(&self, id: i64, now: Millis) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done =
+            sqlx::query("UPDATE tasks SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'fault'")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 

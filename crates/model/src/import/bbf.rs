@@ -28,8 +28,8 @@ const MAX_DEPTH: usize = 32;
 /// Why a data-model document could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{file}: {source}")]
-    Io { file: String, source: std::io::Error },
+    #[error("{file}: {error}")]
+    Io { file: String, error: std::io::Error },
     #[error("{file}: not well-formed XML: {source}")]
     Xml { file: String, source: roxmltree::Error },
     #[error("{file}: {message}")]
@@ -40,7 +40,7 @@ pub enum ImportError {
 /// in the same directory.
 pub fn import_file(path: &Path) -> Result<Vec<FactFile>, ImportError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io { file: name.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| ImportError::Io { file: name.clone(), error })?;
     import_text(&text, &name, path.parent())
 }
 
@@ -63,7 +63,7 @@ pub fn import_text(text: &str, source: &str, dir: Option<&Path>) -> Result<Vec<F
             match dir.map(|d| d.join(file)).filter(|p| p.is_file()) {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
-                        .map_err(|source| ImportError::Io { file: file.to_owned(), source })?;
+                        .map_err(|error| ImportError::Io { file: file.to_owned(), error })?;
                     found.push((file.to_owned(), text));
                 }
                 None => tracing::debug!(file, "imported file not found; using built-in facts"),

@@ -74,6 +74,7 @@ pub const MODEL: &str = r##"<?xml version="1.0"?>
       <parameter name="DefaultInterface" access="readWrite"><syntax><string><pathRef refType="strong" targetParent=".Interface." targetType="row"/></string></syntax></parameter>
       <parameter name="Gateway" access="readWrite"><syntax><string><pathRef refType="strong" targetType="parameter"/></string></syntax></parameter>
       <parameter name="Backup" access="readWrite"><syntax><string><pathRef refType="weak" targetParent=".Interface." targetType="row"/></string></syntax></parameter>
+      <parameter name="InterfaceNumber" access="readWrite"><syntax><int><instanceRef refType="strong" targetParent=".Interface."/></int><default type="object" value="-1"/></syntax></parameter>
     </object>
     <object name="Device.Empty." access="readOnly" minEntries="1" maxEntries="1" version="1.0"/>
   </model>
