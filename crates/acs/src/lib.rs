@@ -12,6 +12,7 @@ pub mod config;
 pub mod connreq;
 pub mod cwmp;
 pub mod metrics;
+pub mod provision;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -130,6 +130,9 @@ pub struct Param {
     /// When the value was last read or written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_ts: Option<Millis>,
+    /// When GetParameterNames last listed the node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_ts: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,6 +286,48 @@ pub enum WriteOp {
     Params { device_id: i64, at: Millis, ops: Vec<ParamOp> },
     Task(TaskUpdate),
     ConnectionRequestCredentials { device_id: i64, username: String, password: String },
+    /// Tags added and removed by provisioning.
+    Tags { device_id: i64, add: Vec<String>, remove: Vec<String> },
+    /// A task queued by provisioning (a firmware Download).
+    CreateTask { device_id: i64, kind: TaskKind, at: Millis },
+    /// A provisioning channel failed; retried with back-off.
+    ChannelFault { device_id: i64, channel: String, code: String, message: String, at: Millis },
+    /// A provisioning channel converged: its fault, if any, is cleared.
+    ClearChannelFault { device_id: i64, channel: String },
+}
+
+/// A provisioning fault of one device and channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelFault {
+    #[serde(rename = "device")]
+    pub device_key: String,
+    pub channel: String,
+    /// A CWMP fault code, or `script`, `loop`, `timeout` …
+    pub code: String,
+    pub message: String,
+    pub retries: u32,
+    pub first_at: Millis,
+    pub last_at: Millis,
+    /// The channel is skipped until then.
+    pub retry_at: Millis,
+}
+
+/// A stored provision script or virtual parameter script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Script {
+    pub name: String,
+    pub source: String,
+    #[serde(default)]
+    pub updated_at: Millis,
+}
+
+/// Which kind of script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptKind {
+    Provision,
+    VirtualParameter,
 }
 
 /// Writes that become durable together.
@@ -400,6 +445,17 @@ pub trait LocalStore: Clone + Sync + 'static {
     /// Reads `len` bytes of a file from `offset`.
     async fn read_file(&self, id: i64, offset: u64, len: u64) -> Result<Vec<u8>>;
     async fn delete_file(&self, name: &str) -> Result<bool>;
+
+    async fn put_preset(&self, preset: &crate::provision::preset::Preset, now: Millis) -> Result<()>;
+    async fn delete_preset(&self, name: &str) -> Result<bool>;
+    async fn presets(&self) -> Result<Vec<crate::provision::preset::Preset>>;
+    async fn put_script(&self, kind: ScriptKind, script: &Script) -> Result<()>;
+    async fn delete_script(&self, kind: ScriptKind, name: &str) -> Result<bool>;
+    async fn scripts(&self, kind: ScriptKind) -> Result<Vec<Script>>;
+    /// Provisioning faults of a device (`device_id`), or of all devices.
+    async fn channel_faults(&self, device_id: Option<i64>) -> Result<Vec<ChannelFault>>;
+    /// Clears a device's fault on a channel (it is retried in the next session).
+    async fn clear_channel_fault(&self, device_key: &str, channel: &str) -> Result<bool>;
 
     /// Stores a new API token (only its hash) and returns the token.
     async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String>;

@@ -21,7 +21,10 @@ const MAX_GROUP: usize = 512;
 /// Bytes per stored file chunk.
 const CHUNK: u64 = 1 << 20;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_provisioning.sql")),
+];
 
 enum WriteRequest {
     Inform(Box<InformRecord>, oneshot::Sender<Result<i64>>),
@@ -285,6 +288,61 @@ async fn write_batch(conn: &mut SqliteConnection, paths: &mut PathCache, batch: 
                 .bind(update.id)
                 .execute(&mut *conn)
                 .await?;
+            }
+            WriteOp::Tags { device_id, add, remove } => {
+                for tag in add {
+                    sqlx::query("INSERT OR IGNORE INTO device_tags (tag, device_id) VALUES (?, ?)")
+                        .bind(tag)
+                        .bind(device_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                for tag in remove {
+                    sqlx::query("DELETE FROM device_tags WHERE tag = ? AND device_id = ?")
+                        .bind(tag)
+                        .bind(device_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            WriteOp::CreateTask { device_id, kind, at } => {
+                let kind = serde_json::to_string(kind).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO tasks (device_id, kind, status, created_at, updated_at, not_before, max_attempts)
+                     VALUES (?, ?, 'pending', ?, ?, ?, 3)",
+                )
+                .bind(device_id)
+                .bind(kind)
+                .bind(at)
+                .bind(at)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            WriteOp::ChannelFault { device_id, channel, code, message, at } => {
+                // Back-off: 1 min, doubling per retry, at most a day.
+                sqlx::query(
+                    "INSERT INTO channel_faults (device_id, channel, code, message, retries, first_at, last_at, retry_at)
+                     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5 + 60000)
+                     ON CONFLICT (device_id, channel) DO UPDATE SET
+                        code = excluded.code, message = excluded.message, retries = retries + 1,
+                        last_at = excluded.last_at,
+                        retry_at = excluded.last_at + MIN(86400000, 60000 * (1 << MIN(retries + 1, 20)))",
+                )
+                .bind(device_id)
+                .bind(channel)
+                .bind(code)
+                .bind(message)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            WriteOp::ClearChannelFault { device_id, channel } => {
+                sqlx::query("DELETE FROM channel_faults WHERE device_id = ? AND channel = ?")
+                    .bind(device_id)
+                    .bind(channel)
+                    .execute(&mut *conn)
+                    .await?;
             }
             WriteOp::ConnectionRequestCredentials { device_id, username, password } => {
                 sqlx::query("UPDATE devices SET cr_username = ?, cr_password = ? WHERE id = ?")
@@ -625,7 +683,7 @@ impl Store for SqliteStore {
 
     async fn params(&self, device_id: i64, prefix: &str) -> Result<Vec<Param>> {
         let rows = sqlx::query(
-            "SELECT paths.path, p.value, p.type, p.object, p.writable, p.value_ts, p.notification, p.access_list
+            "SELECT paths.path, p.value, p.type, p.object, p.writable, p.value_ts, p.names_ts, p.notification, p.access_list
              FROM params p JOIN paths ON paths.id = p.path_id
              WHERE p.device_id = ?1 AND paths.path >= ?2 AND paths.path < ?3 ORDER BY paths.path",
         )
@@ -644,6 +702,7 @@ impl Store for SqliteStore {
                     object: row.try_get("object")?,
                     writable: row.try_get("writable")?,
                     value_ts: row.try_get("value_ts")?,
+                    names_ts: row.try_get("names_ts")?,
                     notification: row.try_get("notification")?,
                     access_list: acl.and_then(|a| serde_json::from_str(&a).ok()),
                 })
@@ -859,6 +918,110 @@ impl Store for SqliteStore {
     async fn delete_file(&self, name: &str) -> Result<bool> {
         let mut conn = self.direct().await?;
         let done = sqlx::query("DELETE FROM files WHERE name = ?").bind(name).execute(&mut *conn).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_preset(&self, preset: &crate::provision::preset::Preset, now: Millis) -> Result<()> {
+        preset.validate().map_err(StoreError::Invalid)?;
+        let body = serde_json::to_string(preset).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut conn = self.direct().await?;
+        sqlx::query(
+            "INSERT INTO presets (name, body, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(&preset.name)
+        .bind(body)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_preset(&self, name: &str) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query("DELETE FROM presets WHERE name = ?").bind(name).execute(&mut *conn).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn presets(&self) -> Result<Vec<crate::provision::preset::Preset>> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM presets ORDER BY name").fetch_all(&self.reader).await?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Invalid(format!("stored preset: {e}"))))
+            .collect()
+    }
+
+    async fn put_script(&self, kind: ScriptKind, script: &Script) -> Result<()> {
+        let sql = match kind {
+            ScriptKind::Provision => {
+                "INSERT INTO provisions (name, source, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET source = excluded.source, updated_at = excluded.updated_at"
+            }
+            ScriptKind::VirtualParameter => {
+                "INSERT INTO virtual_parameters (name, source, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET source = excluded.source, updated_at = excluded.updated_at"
+            }
+        };
+        let mut conn = self.direct().await?;
+        sqlx::query(sql).bind(&script.name).bind(&script.source).bind(script.updated_at).execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    async fn delete_script(&self, kind: ScriptKind, name: &str) -> Result<bool> {
+        let sql = match kind {
+            ScriptKind::Provision => "DELETE FROM provisions WHERE name = ?",
+            ScriptKind::VirtualParameter => "DELETE FROM virtual_parameters WHERE name = ?",
+        };
+        let mut conn = self.direct().await?;
+        Ok(sqlx::query(sql).bind(name).execute(&mut *conn).await?.rows_affected() > 0)
+    }
+
+    async fn scripts(&self, kind: ScriptKind) -> Result<Vec<Script>> {
+        let sql = match kind {
+            ScriptKind::Provision => "SELECT name, source, updated_at FROM provisions ORDER BY name",
+            ScriptKind::VirtualParameter => "SELECT name, source, updated_at FROM virtual_parameters ORDER BY name",
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|r| Ok(Script { name: r.try_get("name")?, source: r.try_get("source")?, updated_at: r.try_get("updated_at")? }))
+            .collect()
+    }
+
+    async fn channel_faults(&self, device_id: Option<i64>) -> Result<Vec<ChannelFault>> {
+        let rows = sqlx::query(
+            "SELECT d.device_key, f.channel, f.code, f.message, f.retries, f.first_at, f.last_at, f.retry_at
+             FROM channel_faults f JOIN devices d ON d.id = f.device_id
+             WHERE ?1 IS NULL OR f.device_id = ?1 ORDER BY d.device_key, f.channel",
+        )
+        .bind(device_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ChannelFault {
+                    device_key: r.try_get("device_key")?,
+                    channel: r.try_get("channel")?,
+                    code: r.try_get("code")?,
+                    message: r.try_get("message")?,
+                    retries: r.try_get::<i64, _>("retries")? as u32,
+                    first_at: r.try_get("first_at")?,
+                    last_at: r.try_get("last_at")?,
+                    retry_at: r.try_get("retry_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn clear_channel_fault(&self, device_key: &str, channel: &str) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query(
+            "DELETE FROM channel_faults WHERE channel = ? AND device_id = (SELECT id FROM devices WHERE device_key = ?)",
+        )
+        .bind(channel)
+        .bind(device_key)
+        .execute(&mut *conn)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
