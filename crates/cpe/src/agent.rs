@@ -815,15 +815,24 @@ impl Agent {
         }
         // Everything queued that the Inform did not carry (it arrived during the session)
         // and every change waiting for a notification starts a new session at once.
-        let news = self.state.events.iter().any(|q| !run.inform_serials.contains(&q.serial))
-            || self.state.outbox.iter().any(|i| !run.offered.contains(&i.id) && i.kind.events().0.is_some())
-            || self.connection_request;
+        // (After a fallback to 1.0, what 1.0 cannot carry waits for a newer ACS.)
+        let v1_0 = self.state.fallback_v1_0 || self.config.version == Version::V1_0;
+        let news =
+            self.state
+                .events
+                .iter()
+                .any(|q| !run.inform_serials.contains(&q.serial) && (!v1_0 || events::in_v1_0(&q.event.code)))
+                || self.state.outbox.iter().any(|i| {
+                    !run.offered.contains(&i.id) && i.kind.events().0.is_some() && (!v1_0 || i.kind.in_v1_0())
+                })
+                || self.connection_request;
         let url_changed =
             self.device.get(&self.names.ms("URL")).ok().map(|u| u.trim().to_owned()) != self.state.acs_url.clone();
         if news || url_changed {
             self.want_session(now);
         }
         let deferred = std::mem::take(&mut self.deferred);
+        let changed_during_session = !deferred.is_empty();
         for (path, value) in deferred {
             if let Err(e) = self.device.set_local(&path, &value) {
                 tracing::warn!(%e, path, "deferred local change refused");
@@ -843,7 +852,11 @@ impl Agent {
             });
             return;
         }
-        self.note_local_change(now);
+        // Changes the device made during the session are new; those the session already
+        // reported wait for the retry schedule if it failed.
+        if changed_during_session {
+            self.note_local_change(now);
+        }
         self.start_work(now);
     }
 

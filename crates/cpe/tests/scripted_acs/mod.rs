@@ -292,7 +292,8 @@ pub struct Harness {
     pub factory_resets: usize,
     /// Reboot automatically when the agent asks for it.
     pub auto_reboot: bool,
-    seed: u64,
+    /// Seed of the agent's random source; each boot adds one.
+    pub seed: u64,
 }
 
 impl Harness {
