@@ -6,7 +6,8 @@
 //! µs/run is wall-clock time; "CPU µs/run" is the time this thread spent on a CPU (Linux
 //! schedstat), which stays meaningful when other processes compete for the cores.
 //!
-//! `cargo bench -p cwmp-script` (RUNS=n to change the 10,000 runs).
+//! `cargo bench -p cwmp-script` (RUNS=n to change the 10,000 runs; ONLY=text to run only the
+//! measurements whose label contains `text`, e.g. under callgrind).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -90,6 +91,9 @@ fn cpu_ns() -> Option<u64> {
 }
 
 fn measure(label: &str, runs: u32, mut once: impl FnMut()) {
+    if std::env::var("ONLY").is_ok_and(|only| !label.contains(&only)) {
+        return;
+    }
     for _ in 0..runs / 10 {
         once();
     }

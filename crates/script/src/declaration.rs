@@ -61,6 +61,23 @@ pub struct AttrValues {
     pub writable: Option<bool>,
 }
 
+impl Declaration {
+    /// Approximate host memory the declaration holds, for the run's memory budget.
+    pub(crate) fn host_bytes(&self) -> usize {
+        let value = self.values.value.as_ref().map_or(0, |(v, t)| json_bytes(v) + t.as_ref().map_or(0, String::len));
+        let access_list = self.values.access_list.as_ref().map_or(0, |l| l.iter().map(|s| s.len() + 24).sum());
+        std::mem::size_of::<Declaration>() + self.path.len() + value + access_list
+    }
+}
+
+/// Heap bytes of a scalar JSON value (strings are the only ones with a heap part).
+fn json_bytes(value: &Json) -> usize {
+    match value {
+        Json::String(s) => s.len(),
+        _ => 0,
+    }
+}
+
 /// Longest path accepted, in bytes (TR-069 paths are at most 256 characters; alias filters
 /// make GenieACS paths longer).
 const MAX_PATH: usize = 4096;
@@ -78,7 +95,7 @@ pub(crate) fn declaration<'js>(
     values: &Value<'js>,
     batch: u32,
 ) -> Result<Declaration, String> {
-    let path = path_argument(path)?;
+    let path = path_argument(path, "declare")?;
     let in_call = |e: String| format!("declare({path:?}): {e}");
     let timestamps = attr_timestamps(ctx, date, timestamps).map_err(in_call)?;
     let values = attr_values(ctx, date, values).map_err(in_call)?;
@@ -93,7 +110,7 @@ pub(crate) fn clear<'js>(
     timestamp: &Value<'js>,
     attributes: &Value<'js>,
 ) -> Result<(String, i64), String> {
-    let path = path_argument(path).map_err(|e| e.replace("declare(", "clear("))?;
+    let path = path_argument(path, "clear")?;
     if !attributes.is_undefined() {
         return Err(format!("clear({path:?}): the attribute list argument is not supported"));
     }
@@ -101,16 +118,17 @@ pub(crate) fn clear<'js>(
     Ok((path, timestamp))
 }
 
-fn path_argument(path: &Value<'_>) -> Result<String, String> {
+/// The path argument of `function` (`declare` or `clear`).
+fn path_argument(path: &Value<'_>, function: &str) -> Result<String, String> {
     let Some(text) = path.as_string() else {
-        return Err(format!("declare(): the path must be a string, not {}", type_name(path)));
+        return Err(format!("{function}(): the path must be a string, not {}", type_name(path)));
     };
     let text = text.to_string().map_err(|e| e.to_string())?;
     if text.trim().is_empty() {
-        return Err("declare(): the path is empty".into());
+        return Err(format!("{function}(): the path is empty"));
     }
     if text.len() > MAX_PATH {
-        return Err(format!("declare(): the path is longer than {MAX_PATH} bytes"));
+        return Err(format!("{function}(): the path is longer than {MAX_PATH} bytes"));
     }
     Ok(text)
 }

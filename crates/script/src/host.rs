@@ -12,8 +12,8 @@ use crate::declaration;
 use crate::seed::Random;
 use crate::{Limits, Node, Output, ScriptData, ScriptError};
 
-/// Host-side cost of one recorded declaration or clear beyond its text, for the memory budget.
-const RECORD_OVERHEAD: usize = 160;
+/// Host-side cost of one recorded clear beyond its path, for the memory budget.
+const CLEAR_OVERHEAD: usize = 48;
 /// Marker logged once when the log budget is spent.
 const LOG_TRUNCATED: &str = "[log truncated: the script logged more than its limit]";
 
@@ -165,8 +165,7 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
         let batch = host.output.commits;
         match declaration::declaration(&ctx, &date, &path, &ts, &values, batch) {
             Ok(d) => {
-                let size = d.path.len() + d.values.value.as_ref().map_or(0, |(v, _)| v.to_string().len());
-                if !host.charge(size + RECORD_OVERHEAD) {
+                if !host.charge(d.host_bytes()) {
                     return Err(stop(&ctx));
                 }
                 host.output.declarations.push(d);
@@ -219,7 +218,7 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
         }
         match declaration::clear(&ctx, &date, &path, &ts, &attributes) {
             Ok(c) => {
-                if !host.charge(c.0.len() + RECORD_OVERHEAD) {
+                if !host.charge(c.0.len() + CLEAR_OVERHEAD) {
                     return Err(stop(&ctx));
                 }
                 host.output.clears.push(c);

@@ -13,8 +13,9 @@ pub struct Limits {
     /// Heap of the JavaScript runtime (the run's context, plus the little an earlier run on the
     /// same runtime leaves: compiled atoms), and separately the host-side records of the run.
     pub memory_bytes: usize,
-    /// Stack the interpreter may use. The thread running the script needs this much plus
-    /// some 256 KiB for the host's own frames (tokio's blocking threads have 2 MiB).
+    /// Stack the interpreter may use (at least 64 KiB is used). The thread running the script
+    /// needs this much plus some 256 KiB for the host's own frames (tokio's blocking threads
+    /// have 2 MiB).
     pub stack_bytes: usize,
     /// Wall-clock time of one run, compilation included.
     pub time: Duration,

@@ -20,6 +20,8 @@ use crate::{Input, Output, ScriptError};
 const PRELUDE: &str = include_str!("prelude.js");
 /// Module name of the prelude; scripts are named by [`Input::name`].
 const PRELUDE_NAME: &str = "<cwmp-script prelude>";
+/// Smallest stack limit given to QuickJS.
+const MIN_STACK: usize = 64 << 10;
 /// Compiled scripts kept per runtime; the cache is emptied when it is full.
 const CACHED_SCRIPTS: usize = 256;
 
@@ -101,7 +103,8 @@ impl Sandbox {
                 // measured from the stack top QuickJS recorded, and without this it would be
                 // where the runtime was created, not where this run starts.
                 unsafe { rquickjs::qjs::JS_UpdateStackTop(context.get_runtime_ptr()) };
-                self.runtime.set_max_stack_size(limits.stack_bytes);
+                // QuickJS reads 0 as "no limit": never give it that.
+                self.runtime.set_max_stack_size(limits.stack_bytes.max(MIN_STACK));
                 context.with(|ctx| self.execute(&ctx, input, &host))
             }
             Err(_) => Err(ScriptError::OutOfMemory),

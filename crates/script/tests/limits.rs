@@ -144,6 +144,21 @@ fn throwing_null_is_an_exception() {
 }
 
 #[test]
+fn host_side_attribute_lists_count_too() {
+    // One JavaScript array, copied into every declaration on the host side.
+    expect_out_of_memory(
+        r#"const list = Array.from({length: 20000}, (_, i) => "Subscriber" + i);
+           for (;;) declare("Device.A", null, {accessList: list});"#,
+    );
+}
+
+#[test]
+fn a_zero_stack_limit_is_not_unlimited() {
+    let limits = Limits { stack_bytes: 0, ..limits() };
+    expect_within("function f(n) { return f(n + 1) + 1; } f(0);", &limits, &[ScriptError::StackOverflow]);
+}
+
+#[test]
 fn limits_hold_on_other_threads() {
     // tokio's blocking threads have 2 MiB of stack, like this one.
     let handle = std::thread::Builder::new()
