@@ -283,6 +283,9 @@ impl Agent {
         }
         state.reboot_pending = false;
         state.factory_reset_pending = false;
+        // A fallback to 1.0 lasts until the next boot: an ACS that only failed for a while
+        // (a 503 during maintenance) gets the newer version offered again.
+        state.fallback_v1_0 = false;
         for report in state.transfers.interrupted() {
             push_report(&mut state, report);
         }

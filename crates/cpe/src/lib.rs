@@ -18,7 +18,10 @@
 
 pub mod agent;
 pub mod config;
+pub mod connreq;
+pub mod du;
 pub mod events;
+pub mod hooks;
 pub mod http;
 pub mod outbox;
 pub mod persist;
@@ -27,7 +30,4 @@ pub mod retry;
 pub mod rpc;
 pub mod schedule;
 pub mod session;
-pub mod connreq;
 pub mod transfer;
-pub mod du;
-pub mod hooks;

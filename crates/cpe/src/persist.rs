@@ -61,7 +61,8 @@ pub struct AgentState {
     /// The ACS has accepted a version newer than 1.0 at least once.
     #[serde(default)]
     pub acs_accepted_newer: bool,
-    /// The ACS seems to speak only CWMP 1.0 (3.2.1.1 item 2): sessions use 1.0.
+    /// The ACS seems to speak only CWMP 1.0 (3.2.1.1 item 2): sessions use 1.0 until the
+    /// next boot.
     #[serde(default)]
     pub fallback_v1_0: bool,
     /// The ACS answered 415 to a compressed request (3.4.7): send uncompressed.

@@ -14,7 +14,9 @@ use std::time::Duration;
 use cwmp_cpe::du::package::PackageLimits;
 use cwmp_cpe::du::state::{EuRequestedState, EuStatus, ExecutionFaultCode};
 use cwmp_cpe::du::uuid::du_uuid;
-use cwmp_cpe::du::{DEVICE_PREFIX, DirectoryEe, ExecutionEnvironment, SoftwareModules, change_du_state};
+use cwmp_cpe::du::{
+    DEVICE_PREFIX, DirectoryEe, ExecutionEnvironment, SoftwareModules, change_du_state, change_du_state_journaled,
+};
 use cwmp_cpe::transfer::{Fetch, Fetched, Fetcher, TransferConfig, TransferError};
 use cwmp_wire::rpc::{InstallOpStruct, OpResultStruct, OperationStruct, UninstallOpStruct, UpdateOpStruct};
 use transfer_support::{PASS, TestServer, USER};
@@ -430,4 +432,16 @@ async fn over_http_with_credentials() {
     let results = change_du_state(&mut modules, &[update(Some(&uuid), None, None)], &fetcher).await;
     assert_eq!((results[0].fault.fault_code, results[0].version.as_str()), (0, "1.1"));
     assert_eq!(std::fs::read_dir(dir.path().join("dl")).unwrap().count(), 0, "packages removed after use");
+}
+
+/// The agent runs ChangeDUState in a spawned task: its futures must be `Send` with EEs that
+/// are only `Send`.
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let mut modules = open_modules(dir.path(), 1);
+    let fetch = LocalFetch::new(dir.path());
+    send(change_du_state(&mut modules, &[], &fetch));
+    send(change_du_state_journaled(&mut modules, &[], &fetch, &dir.path().join("journal")));
 }

@@ -155,6 +155,11 @@ fn fallback_to_1_0_on_retry() {
     let last = h.last_inform();
     assert_eq!(last.events(), ["6 CONNECTION REQUEST|"]);
     assert!(!h.acs.methods().contains(&"AutonomousTransferComplete".to_owned()));
+    // After a reboot the newer version is offered again (and refused again here).
+    h.reboot_now();
+    let informs = h.informs();
+    let after_reboot = informs[informs.len() - 1].envelope.as_ref().unwrap();
+    assert_eq!(after_reboot.namespace, Namespace::Cwmp12);
 }
 
 /// A fault to the Inform from an ACS that already accepted a newer version is not a reason

@@ -28,13 +28,47 @@ pub async fn change_du_state(
 ) -> Vec<OpResultStruct> {
     let mut results = Vec::with_capacity(operations.len());
     for operation in operations {
-        match operation {
-            OperationStruct::Install(op) => results.push(install(modules, op, fetcher).await),
-            OperationStruct::Update(op) => results.extend(update(modules, op, fetcher).await),
-            OperationStruct::Uninstall(op) => results.extend(uninstall(modules, op)),
-        }
+        results.extend(run_operation(modules, operation, fetcher, None).await);
     }
     results
+}
+
+/// A DU as it was before an operation, for resuming that operation after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Snapshot {
+    pub ee: usize,
+    pub unit: DeploymentUnit,
+    pub du_ref: String,
+    pub eu_refs: Vec<String>,
+}
+
+/// Every DU with its references, before an operation.
+pub(super) fn snapshot(modules: &SoftwareModules) -> Vec<Snapshot> {
+    modules
+        .all_units()
+        .into_iter()
+        .map(|(ee, unit)| Snapshot { ee, du_ref: modules.du_ref(ee, &unit), eu_refs: modules.eu_refs(ee, &unit), unit })
+        .collect()
+}
+
+/// One operation. `before`: the operation was interrupted (the agent stopped during it)
+/// and this was the state before it; what it already did is reported, not done again.
+pub(super) async fn run_operation(
+    modules: &mut SoftwareModules,
+    operation: &OperationStruct,
+    fetcher: &dyn Fetch,
+    before: Option<&[Snapshot]>,
+) -> Vec<OpResultStruct> {
+    match operation {
+        OperationStruct::Install(op) => vec![install(modules, op, fetcher, before).await],
+        OperationStruct::Update(op) => update(modules, op, fetcher, before).await,
+        OperationStruct::Uninstall(op) => uninstall(modules, op, before),
+    }
+}
+
+/// The current version of a snapshotted DU, if it still exists.
+fn current(modules: &SoftwareModules, ee: usize, duid: &str) -> Option<DeploymentUnit> {
+    modules.all_units().into_iter().find(|(e, u)| *e == ee && u.duid == duid).map(|(_, u)| u)
 }
 
 fn now() -> DateTime {
@@ -102,14 +136,15 @@ fn check_url(url: &str) -> Result<(), DuError> {
     TransferUrl::parse(url).map(|_| ()).map_err(|e| transfer_fault(&e))
 }
 
+/// Takes the time limit rather than the modules: no shared borrow of the EEs is held across
+/// the download, so the future is `Send` with EEs that are only `Send`.
 async fn download(
-    modules: &SoftwareModules,
+    limit: std::time::Duration,
     fetcher: &dyn Fetch,
     url: &str,
     username: &str,
     password: &str,
 ) -> Result<Fetched, DuError> {
-    let limit = modules.operation_timeout;
     match tokio::time::timeout(limit, fetcher.fetch(url, username, password, 0)).await {
         Ok(result) => result.map_err(|e| transfer_fault(&e)),
         // D-4: an operation that takes more than an hour has failed.
@@ -117,8 +152,23 @@ async fn download(
     }
 }
 
-async fn install(modules: &mut SoftwareModules, op: &InstallOpStruct, fetcher: &dyn Fetch) -> OpResultStruct {
+async fn install(
+    modules: &mut SoftwareModules,
+    op: &InstallOpStruct,
+    fetcher: &dyn Fetch,
+    before: Option<&[Snapshot]>,
+) -> OpResultStruct {
     let start = now();
+    // Resumed: a DU from this URL that was not there before is this Install's.
+    if let Some(before) = before {
+        let done = modules
+            .all_units()
+            .into_iter()
+            .find(|(ee, u)| u.url == op.url && !before.iter().any(|s| s.ee == *ee && s.unit.duid == u.duid));
+        if let Some((ee, unit)) = done {
+            return success(modules, ee, &unit, OpResultState::Installed, start, None);
+        }
+    }
     let uuid = op.uuid.as_deref().map(str::trim).filter(|u| !u.is_empty());
     let failed = |fault| Outcome::failed(uuid.unwrap_or_default(), "", OpResultState::Failed, start, fault);
     if let Err(e) = check_url(&op.url) {
@@ -135,7 +185,7 @@ async fn install(modules: &mut SoftwareModules, op: &InstallOpStruct, fetcher: &
     };
     let username = op.username.as_deref().unwrap_or_default();
     let password = op.password.as_deref().unwrap_or_default();
-    let package = match download(modules, fetcher, &op.url, username, password).await {
+    let package = match download(modules.operation_timeout, fetcher, &op.url, username, password).await {
         Ok(package) => package,
         Err(e) => return failed(e).into_result(),
     };
@@ -196,7 +246,12 @@ fn success(
     .into_result()
 }
 
-async fn update(modules: &mut SoftwareModules, op: &UpdateOpStruct, fetcher: &dyn Fetch) -> Vec<OpResultStruct> {
+async fn update(
+    modules: &mut SoftwareModules,
+    op: &UpdateOpStruct,
+    fetcher: &dyn Fetch,
+    before: Option<&[Snapshot]>,
+) -> Vec<OpResultStruct> {
     let start = now();
     let uuid = op.uuid.as_deref().map(str::trim).filter(|u| !u.is_empty());
     let url = op.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
@@ -221,8 +276,11 @@ async fn update(modules: &mut SoftwareModules, op: &UpdateOpStruct, fetcher: &dy
     if uuid.is_none() && url.is_none() && version.is_some() {
         return failed(DuError::new(FaultCode::InvalidArguments, "Version given for an update of every DU"));
     }
-    let mut targets: Vec<(usize, DeploymentUnit)> = modules
-        .all_units()
+    let units = match before {
+        Some(before) => before.iter().map(|s| (s.ee, s.unit.clone())).collect(),
+        None => modules.all_units(),
+    };
+    let mut targets: Vec<(usize, DeploymentUnit)> = units
         .into_iter()
         .filter(|(_, u)| match (uuid, url) {
             (Some(uuid), _) => same_uuid(&u.uuid, uuid),
@@ -256,12 +314,23 @@ async fn update(modules: &mut SoftwareModules, op: &UpdateOpStruct, fetcher: &dy
     }
     let mut results = Vec::with_capacity(targets.len());
     for (ee, unit) in targets {
+        // Resumed: a target that changed since the snapshot was updated before the stop.
+        if before.is_some() {
+            match current(modules, ee, &unit.duid) {
+                Some(now) if now != unit => {
+                    results.push(success(modules, ee, &now, OpResultState::Installed, start, None));
+                    continue;
+                }
+                Some(_) => {}
+                None => continue,
+            }
+        }
         let source = url.unwrap_or(&unit.url).to_owned();
         let (username, password) = match url {
             Some(_) => (op.username.clone().unwrap_or_default(), op.password.clone().unwrap_or_default()),
             None => modules.credentials(ee, &unit.duid),
         };
-        let outcome = match download(modules, fetcher, &source, &username, &password).await {
+        let outcome = match download(modules.operation_timeout, fetcher, &source, &username, &password).await {
             Ok(package) => {
                 let updated = modules.env(ee).update(&unit.uuid, &unit.version, &package.path, &source);
                 let _ = std::fs::remove_file(&package.path);
@@ -281,7 +350,11 @@ async fn update(modules: &mut SoftwareModules, op: &UpdateOpStruct, fetcher: &dy
     results
 }
 
-fn uninstall(modules: &mut SoftwareModules, op: &UninstallOpStruct) -> Vec<OpResultStruct> {
+fn uninstall(
+    modules: &mut SoftwareModules,
+    op: &UninstallOpStruct,
+    before: Option<&[Snapshot]>,
+) -> Vec<OpResultStruct> {
     let start = now();
     let uuid = op.uuid.trim();
     let version = op.version.as_deref().map(str::trim).filter(|v| !v.is_empty());
@@ -300,22 +373,26 @@ fn uninstall(modules: &mut SoftwareModules, op: &UninstallOpStruct) -> Vec<OpRes
         },
         None => None,
     };
-    let targets: Vec<(usize, DeploymentUnit)> = modules
-        .all_units()
+    let targets: Vec<Snapshot> = before
+        .map_or_else(|| snapshot(modules), <[Snapshot]>::to_vec)
         .into_iter()
-        .filter(|(ee, u)| {
-            same_uuid(&u.uuid, uuid) && version.is_none_or(|v| u.version == v) && ee_filter.is_none_or(|f| f == *ee)
+        .filter(|s| {
+            same_uuid(&s.unit.uuid, uuid)
+                && version.is_none_or(|v| s.unit.version == v)
+                && ee_filter.is_none_or(|f| f == s.ee)
         })
         .collect();
     if targets.is_empty() {
         return failed(DuError::new(FaultCode::UnknownDeploymentUnit, "no such deployment unit"));
     }
     let mut results = Vec::with_capacity(targets.len());
-    for (ee, unit) in targets {
-        // The references as they were, before the numbers go away.
-        let du_ref = modules.du_ref(ee, &unit);
-        let eu_refs = modules.eu_refs(ee, &unit);
-        results.push(match modules.env(ee).uninstall(&unit.uuid, &unit.version) {
+    for Snapshot { ee, unit, du_ref, eu_refs } in targets {
+        // Resumed: a target already gone was removed before the stop.
+        let removal = match current(modules, ee, &unit.duid) {
+            None => Ok(DeploymentUnit { status: super::state::DuStatus::Uninstalled, ..unit.clone() }),
+            Some(_) => modules.env(ee).uninstall(&unit.uuid, &unit.version),
+        };
+        results.push(match removal {
             Ok(removed) => {
                 if let Err(e) = modules.reconcile() {
                     tracing::warn!(error = %e.message, "deployment unit numbering not saved");

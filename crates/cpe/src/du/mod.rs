@@ -9,13 +9,16 @@
 //!   and EUs, for the `Device.SoftwareModules.` tables ([`SoftwareModules::deployment_units`],
 //!   [`SoftwareModules::execution_units`], [`SoftwareModules::execution_environments`]).
 //! * [`change_du_state`]: one ChangeDUState, carried out with a [`crate::transfer::Fetch`],
-//!   giving the `OpResultStruct`s of its DUStateChangeComplete in request order.
+//!   giving the `OpResultStruct`s of its DUStateChangeComplete in request order;
+//!   [`change_du_state_journaled`] does the same with its progress in a file, so an agent
+//!   stopped in the middle resumes without doing an operation twice.
 //! * [`uuid`]: DU UUIDs (Annex H / TR-181: version 5, DNS namespace, `Name.Vendor.`).
 //! * [`state`]: the DU and EU state machines (Figures 29 and 30).
 
 mod change;
 mod directory;
 mod ee;
+mod journal;
 mod modules;
 pub mod package;
 pub mod state;
@@ -24,4 +27,5 @@ pub mod uuid;
 pub use change::{MIN_OPERATIONS, change_du_state};
 pub use directory::{DIRECTORY_EE_TYPE, DirectoryEe};
 pub use ee::{DeploymentUnit, DuError, ExecEnvInfo, ExecutionEnvironment, ExecutionUnit};
+pub use journal::change_du_state_journaled;
 pub use modules::{DEVICE_PREFIX, DeploymentUnitEntry, ExecEnvEntry, ExecutionUnitEntry, SoftwareModules};

@@ -294,6 +294,8 @@ pub struct Harness {
     pub auto_reboot: bool,
     /// Seed of the agent's random source; each boot adds one.
     pub seed: u64,
+    /// The ACS's answer not yet given to the agent ([`Harness::fine_step`]).
+    pub pending: Option<HttpResponse>,
 }
 
 impl Harness {
@@ -326,6 +328,7 @@ impl Harness {
             factory_resets: 0,
             auto_reboot: true,
             seed: 1,
+            pending: None,
         }
     }
 
@@ -356,6 +359,7 @@ impl Harness {
     /// Kills the agent: nothing more is sent or saved (the stores keep what was saved).
     pub fn kill(&mut self) {
         self.agent = None;
+        self.pending = None;
         self.transfers.clear();
         self.du_jobs.clear();
     }
@@ -382,30 +386,63 @@ impl Harness {
 
     /// One transmission or one effect; false when there was nothing.
     pub fn step(&mut self) -> bool {
-        let now = self.now;
         let Some(agent) = self.agent.as_mut() else { return false };
         if let Some(request) = agent.poll_transmit() {
             self.deliver(request);
             return true;
         }
         if let Some(effect) = agent.poll_effect() {
-            self.effects.push((now, effect.clone()));
-            match effect {
-                Effect::Transfer(job) => self.transfers.push(job),
-                Effect::ChangeDuState { id, request } => self.du_jobs.push((id, request)),
-                Effect::Reboot if self.auto_reboot => {
-                    self.reboots += 1;
-                    self.boot_quietly();
-                }
-                Effect::FactoryReset if self.auto_reboot => {
-                    self.factory_resets += 1;
-                    self.boot_quietly();
-                }
-                _ => {}
-            }
+            self.handle_effect(effect);
             return true;
         }
         false
+    }
+
+    /// The smallest step: the ACS takes a request (its answer waits in `pending`), or the
+    /// agent takes the waiting answer, or one effect is handled. False when idle.
+    pub fn fine_step(&mut self) -> bool {
+        let now = self.now;
+        if self.agent.is_none() {
+            return false;
+        }
+        if let Some(response) = self.pending.take() {
+            match response.status {
+                DROP => self.agent().handle_connection_error(now, "connection reset by peer"),
+                _ => self.agent().handle_response(now, response),
+            }
+            return true;
+        }
+        if let Some(request) = self.agent().poll_transmit() {
+            let response = self.acs.handle(now, 0, request.url.as_str(), request.headers.clone(), &request.body);
+            if response.status != SILENCE {
+                self.pending = Some(response);
+            }
+            return true;
+        }
+        match self.agent().poll_effect() {
+            Some(effect) => {
+                self.handle_effect(effect);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn handle_effect(&mut self, effect: Effect) {
+        self.effects.push((self.now, effect.clone()));
+        match effect {
+            Effect::Transfer(job) => self.transfers.push(job),
+            Effect::ChangeDuState { id, request } => self.du_jobs.push((id, request)),
+            Effect::Reboot if self.auto_reboot => {
+                self.reboots += 1;
+                self.boot_quietly();
+            }
+            Effect::FactoryReset if self.auto_reboot => {
+                self.factory_resets += 1;
+                self.boot_quietly();
+            }
+            _ => {}
+        }
     }
 
     fn deliver(&mut self, request: HttpRequest) {
