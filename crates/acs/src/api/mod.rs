@@ -7,6 +7,7 @@
 //!   cancelling, retrying; faults
 //! - [`files`]: files served to CPEs
 //! - [`auth`]: bearer tokens (admin or read-only) and `POST /tokens`
+//! - [`provisioning`]: presets, provision and virtual parameter scripts, channel faults
 //!
 //! `/health`, `/metrics` and `/openapi.json` need no token.
 
@@ -15,6 +16,7 @@ mod devices;
 mod error;
 mod files;
 mod openapi;
+mod provisioning;
 mod query;
 mod tasks;
 
@@ -71,6 +73,29 @@ pub fn router<S: Store>(state: Arc<ApiState<S>>) -> Router {
         .route("/files", get(files::list::<S>))
         .route("/files/{*name}", get(files::get_one::<S>).put(files::upload::<S>).delete(files::delete_one::<S>))
         .route("/tokens", post(auth::create_token::<S>))
+        .route("/presets", get(provisioning::list_presets::<S>))
+        .route(
+            "/presets/{name}",
+            get(provisioning::get_preset::<S>)
+                .put(provisioning::put_preset::<S>)
+                .delete(provisioning::delete_preset::<S>),
+        )
+        .route("/provisions", get(provisioning::list_scripts::<S>))
+        .route(
+            "/provisions/{name}",
+            get(provisioning::get_script::<S>)
+                .put(provisioning::put_script::<S>)
+                .delete(provisioning::delete_script::<S>),
+        )
+        .route("/virtual-parameters", get(provisioning::list_scripts::<S>))
+        .route(
+            "/virtual-parameters/{name}",
+            get(provisioning::get_script::<S>)
+                .put(provisioning::put_script::<S>)
+                .delete(provisioning::delete_script::<S>),
+        )
+        .route("/provisioning/faults", get(provisioning::faults::<S>))
+        .route("/provisioning/faults/{device}/{channel}", delete(provisioning::clear_fault::<S>))
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token::<S>));
     Router::new()

@@ -279,6 +279,10 @@ impl<S: Store> Endpoint<S> {
             Ok(i) => i,
             Err(e) => return self.unavailable(&e),
         };
+        let inputs = match self.provisioning_inputs(&device, &tasks).await {
+            Ok(provisioning) => SessionInputs { provisioning, ..inputs },
+            Err(e) => return self.unavailable(&e),
+        };
         let (session, step) =
             AcsSession::start(&accepted, device.clone(), tasks, inputs, self.session_config.clone(), now);
         let id = new_session_id();
@@ -336,6 +340,45 @@ impl<S: Store> Endpoint<S> {
             }
         }
         Ok(inputs)
+    }
+
+    /// Presets and what they need; nothing is loaded when no preset exists.
+    async fn provisioning_inputs(
+        &self,
+        device: &Device,
+        tasks: &[Task],
+    ) -> crate::store::Result<Option<crate::provision::run::ProvisioningInputs>> {
+        let presets = self.store.presets().await?;
+        if presets.is_empty() {
+            return Ok(None);
+        }
+        let uses_scripts = presets.iter().any(|p| {
+            p.configurations.iter().any(|c| matches!(c, crate::provision::preset::Configuration::Provision { .. }))
+        });
+        let provisions = if uses_scripts {
+            self.store
+                .scripts(crate::store::ScriptKind::Provision)
+                .await?
+                .into_iter()
+                .map(|s| (s.name, s.source))
+                .collect()
+        } else {
+            Default::default()
+        };
+        let open_downloads = tasks
+            .iter()
+            .filter_map(|t| match &t.kind {
+                TaskKind::Download { file: Some(f), .. } => Some(f.clone()),
+                _ => None,
+            })
+            .collect();
+        Ok(Some(crate::provision::run::ProvisioningInputs {
+            presets,
+            provisions,
+            params: self.store.params(device.id, "").await?,
+            faults: self.store.channel_faults(Some(device.id)).await?,
+            open_downloads,
+        }))
     }
 
     fn find_session(&self, parts: &hyper::http::request::Parts, conn: &Connection) -> Option<(String, SessionRef)> {

@@ -5,4 +5,5 @@ pub mod declare;
 pub mod expr;
 pub mod planner;
 pub mod preset;
+pub mod run;
 pub mod snapshot;

@@ -222,7 +222,7 @@ impl Snapshot {
         }
         if let Some(code) = path.strip_prefix("Events.") {
             let code = code.replace('_', " ");
-            return if self.events.iter().any(|e| *e == code) { vec!["true".into()] } else { vec![] };
+            return if self.events.contains(&code) { vec!["true".into()] } else { vec![] };
         }
         let Ok((steps, object)) = parse_query(path) else { return vec![] };
         self.expand(&steps, object)

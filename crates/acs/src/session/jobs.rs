@@ -8,6 +8,7 @@ use cwmp_wire::{DateTime, Fault, FaultCode, Message, Value, XsdType};
 use serde_json::json;
 
 use super::{SessionConfig, SessionInputs};
+use crate::provision::run::Provisioner;
 use crate::store::{Device, Millis, ParamOp, Task, TaskFault, TaskStatus, TaskUpdate, WriteOp};
 use crate::tasks::{DuOperationSpec, TaskKind, ValueSpec};
 
@@ -55,6 +56,8 @@ pub(crate) enum Job {
     AddedValues { task: Task, result: serde_json::Value, values: Vec<ParameterValueStruct> },
     /// Give the device Connection Request credentials (3.2.2), without an operator task.
     ConnectionRequestCredentials { username: String, password: String, root: String },
+    /// Converge the device on the presets that apply to it.
+    Provision(Box<Provisioner>),
 }
 
 /// The update that closes (or parks) a task.
@@ -395,11 +398,22 @@ impl Job {
         }
     }
 
-    /// The next request of this job, with the writes that go with sending it; `None` when
-    /// the job has nothing left to send.
-    pub fn next_rpc(&mut self, ctx: &JobContext<'_>) -> Option<(Message, Vec<WriteOp>)> {
+    /// The next request of this job (`None` when it has nothing left to send), with the
+    /// writes that go with it.
+    pub fn next_rpc(&mut self, ctx: &JobContext<'_>) -> (Option<Message>, Vec<WriteOp>) {
+        match self.next_request(ctx) {
+            Some((message, writes)) => (Some(message), writes),
+            None => match self {
+                Job::Provision(p) => p.next_rpc(),
+                _ => (None, Vec::new()),
+            },
+        }
+    }
+
+    fn next_request(&mut self, ctx: &JobContext<'_>) -> Option<(Message, Vec<WriteOp>)> {
         let now = ctx.now;
         match self {
+            Job::Provision(_) => None,
             Job::Rpc { task, request } => {
                 if task.status == TaskStatus::Sent {
                     return None;
@@ -482,6 +496,7 @@ impl Job {
                 tracing::warn!(device = %ctx.device.key, %fault, "device refused connection request credentials");
                 Progress::done(Vec::new())
             }
+            Job::Provision(p) => Progress { writes: p.on_fault(fault), ..Progress::default() },
         }
     }
 
@@ -573,6 +588,7 @@ impl Job {
                 Progress::done(writes)
             }
             Job::Rpc { task, request } => rpc_response(task, request, response, ctx),
+            Job::Provision(p) => Progress { writes: p.on_response(response), ..Progress::default() },
         }
     }
 }

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use cwmp_wire::rpc::{self, InformResponse};
 use cwmp_wire::{Envelope, Fault, FaultCode, Message, Namespace, Version};
 
+use crate::provision::run::{Provisioner, ProvisioningInputs};
 use crate::store::{Device, FileMeta, Millis, Task, TaskStatus, WriteBatch, WriteOp};
 use jobs::{Job, JobContext, Progress, Reconciled};
 pub use negotiate::{Accepted, InformError, accept_inform};
@@ -56,6 +57,8 @@ pub struct SessionInputs {
     pub file_base_url: String,
     /// URL prefix of the upload target (`http://acs:7547/upload/`).
     pub upload_base_url: String,
+    /// Presets and what they need, when any are configured.
+    pub provisioning: Option<ProvisioningInputs>,
 }
 
 /// What to send back on the HTTP connection.
@@ -152,6 +155,12 @@ impl AcsSession {
             now,
             &mut writes,
         );
+        // Provisioning comes after the operator's tasks, on the tree they leave.
+        if let Some(inputs) = session.inputs.provisioning.take()
+            && let Some(p) = Provisioner::new(inputs, &session.device, &accepted.record.events, &accepted.root, now)
+        {
+            session.jobs.push_back(Job::Provision(Box::new(p)));
+        }
         let mut response = Envelope::new(session.namespace, InformResponse { max_envelopes: 1 });
         response.header.id = accepted.id.clone();
         response.header.use_cwmp_version = accepted.use_version;
@@ -303,8 +312,9 @@ impl AcsSession {
         while let Some(mut job) = self.jobs.pop_front() {
             job.absorb_similar(&mut self.jobs, self.config.max_batch_names);
             let ctx = JobContext { device: &self.device, config: &self.config, inputs: &self.inputs, now };
-            let Some((message, sent)) = job.next_rpc(&ctx) else { continue };
+            let (message, sent) = job.next_rpc(&ctx);
             writes.ops.extend(sent);
+            let Some(message) = message else { continue };
             self.jobs.push_front(job);
             let id = self.next_id.to_string();
             self.next_id += 1;

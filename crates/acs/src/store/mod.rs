@@ -283,17 +283,42 @@ pub struct TaskUpdate {
 /// One write of a CWMP session.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
-    Params { device_id: i64, at: Millis, ops: Vec<ParamOp> },
+    Params {
+        device_id: i64,
+        at: Millis,
+        ops: Vec<ParamOp>,
+    },
     Task(TaskUpdate),
-    ConnectionRequestCredentials { device_id: i64, username: String, password: String },
+    ConnectionRequestCredentials {
+        device_id: i64,
+        username: String,
+        password: String,
+    },
     /// Tags added and removed by provisioning.
-    Tags { device_id: i64, add: Vec<String>, remove: Vec<String> },
+    Tags {
+        device_id: i64,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
     /// A task queued by provisioning (a firmware Download).
-    CreateTask { device_id: i64, kind: TaskKind, at: Millis },
+    CreateTask {
+        device_id: i64,
+        kind: TaskKind,
+        at: Millis,
+    },
     /// A provisioning channel failed; retried with back-off.
-    ChannelFault { device_id: i64, channel: String, code: String, message: String, at: Millis },
+    ChannelFault {
+        device_id: i64,
+        channel: String,
+        code: String,
+        message: String,
+        at: Millis,
+    },
     /// A provisioning channel converged: its fault, if any, is cleared.
-    ClearChannelFault { device_id: i64, channel: String },
+    ClearChannelFault {
+        device_id: i64,
+        channel: String,
+    },
 }
 
 /// A provisioning fault of one device and channel.

@@ -984,7 +984,13 @@ impl Store for SqliteStore {
         };
         let rows = sqlx::query(sql).fetch_all(&self.reader).await?;
         rows.iter()
-            .map(|r| Ok(Script { name: r.try_get("name")?, source: r.try_get("source")?, updated_at: r.try_get("updated_at")? }))
+            .map(|r| {
+                Ok(Script {
+                    name: r.try_get("name")?,
+                    source: r.try_get("source")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
             .collect()
     }
 

@@ -32,6 +32,9 @@ pub enum Action {
     Add { channel: String, table: String, keys: Vec<(String, String)> },
     /// DeleteObject of an instance.
     Delete { channel: String, instance: String },
+    /// A declared value differs on a parameter the device reports read-only: no RPC can fix
+    /// it, so the channel gets a fault at once.
+    NotWritable { channel: String, path: String },
 }
 
 #[derive(Default)]
@@ -245,12 +248,13 @@ pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
             let Some(node) = node else { continue };
             if let Some((value, ty)) = &decl.desired.value
                 && !path.ends_with('.')
-                && node.writable != Some(false)
             {
                 let current_ty = node.value.as_ref().map(|(_, t)| t.as_str()).unwrap_or("xsd:string");
                 let ty = ty.clone().unwrap_or_else(|| current_ty.to_owned());
                 let differs = node.value.as_ref().is_none_or(|(v, _)| !same_value(v, value, &ty));
-                if differs {
+                if differs && node.writable == Some(false) {
+                    writes.push(Action::NotWritable { channel: decl.channel.clone(), path: path.clone() });
+                } else if differs {
                     match writes
                         .iter_mut()
                         .find(|a| matches!(a, Action::SetValues { channel, .. } if *channel == decl.channel))

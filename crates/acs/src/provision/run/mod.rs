@@ -1,0 +1,446 @@
+//! Provisioning inside a session: the presets that apply, their declarations, and the RPCs
+//! the planner asks for, until the device matches (or a channel fails and is set aside).
+
+use std::collections::{BTreeSet, HashMap};
+
+use cwmp_wire::rpc::{self, ParameterValueStruct};
+use cwmp_wire::{Fault, Message, Value, XsdType};
+
+use super::declare::Declaration;
+use super::planner::{Action, plan};
+use super::preset::{FirmwareGoal, Preset, ScriptCall};
+use super::snapshot::Snapshot;
+use crate::store::{ChannelFault, Device, Millis, Param, ParamOp, WriteOp};
+use crate::tasks::TaskKind;
+
+/// Most planning rounds in one session before provisioning is declared stuck.
+const MAX_ROUNDS: u32 = 64;
+
+/// What the shell loads for provisioning when presets exist.
+#[derive(Debug, Clone, Default)]
+pub struct ProvisioningInputs {
+    pub presets: Vec<Preset>,
+    /// Provision scripts by name.
+    pub provisions: HashMap<String, String>,
+    /// The device's stored tree.
+    pub params: Vec<Param>,
+    /// The device's channel faults.
+    pub faults: Vec<ChannelFault>,
+    /// Files of the device's open Download tasks (so firmware is not queued twice).
+    pub open_downloads: Vec<String>,
+}
+
+/// The RPC in flight and what it was for.
+enum Pending {
+    Names { object: String, next_level: bool, channels: BTreeSet<String> },
+    Values { channels: BTreeSet<String> },
+    Attributes { channels: BTreeSet<String> },
+    SetValues { channel: String, values: Vec<(String, String, String)> },
+    SetAttributes { channel: String, entries: Vec<(String, Option<i32>, Option<Vec<String>>)> },
+    Add { channel: String, table: String, keys: Vec<(String, String)> },
+    Delete { channel: String, instance: String },
+}
+
+impl Pending {
+    fn channels(&self) -> BTreeSet<String> {
+        match self {
+            Pending::Names { channels, .. } | Pending::Values { channels } | Pending::Attributes { channels } => {
+                channels.clone()
+            }
+            Pending::SetValues { channel, .. }
+            | Pending::SetAttributes { channel, .. }
+            | Pending::Add { channel, .. }
+            | Pending::Delete { channel, .. } => BTreeSet::from([channel.clone()]),
+        }
+    }
+}
+
+/// An instance provisioning just added, whose keys still have to be set.
+struct AddedInstance {
+    channel: String,
+    instance: String,
+    keys: Vec<(String, String)>,
+}
+
+pub struct Provisioner {
+    device_id: i64,
+    now: Millis,
+    snapshot: Snapshot,
+    declarations: Vec<Declaration>,
+    firmware: Vec<FirmwareGoal>,
+    scripts: Vec<ScriptCall>,
+    channels: BTreeSet<String>,
+    faulted_before: BTreeSet<String>,
+    failed: BTreeSet<String>,
+    open_downloads: Vec<String>,
+    pending: Option<Pending>,
+    /// Keys to set in an instance just added, before planning again.
+    add_keys: Option<AddedInstance>,
+    rounds: u32,
+}
+
+impl Provisioner {
+    /// The provisioning of one session, or `None` when no preset applies.
+    pub fn new(
+        inputs: ProvisioningInputs,
+        device: &Device,
+        events: &[String],
+        root: &str,
+        now: Millis,
+    ) -> Option<Provisioner> {
+        let snapshot = Snapshot::new(device, inputs.params, events);
+        // A channel whose fault is waiting for its retry time sits this session out.
+        let waiting: BTreeSet<&str> =
+            inputs.faults.iter().filter(|f| f.retry_at > now).map(|f| f.channel.as_str()).collect();
+        let mut presets: Vec<&Preset> = inputs
+            .presets
+            .iter()
+            .filter(|p| !waiting.contains(p.channel.as_str()) && p.applies(&snapshot, events, now))
+            .collect();
+        if presets.is_empty() {
+            return None;
+        }
+        presets.sort_by(|a, b| a.weight.cmp(&b.weight).then_with(|| a.name.cmp(&b.name)));
+        let mut declarations = Vec::new();
+        let mut firmware = Vec::new();
+        let mut scripts = Vec::new();
+        for preset in &presets {
+            let (d, f, s) = preset.expand(root, now);
+            declarations.extend(d);
+            firmware.extend(f);
+            scripts.extend(s);
+        }
+        let channels = presets.iter().map(|p| p.channel.clone()).collect();
+        let faulted_before = inputs.faults.iter().map(|f| f.channel.clone()).collect();
+        Some(Provisioner {
+            device_id: device.id,
+            now,
+            snapshot,
+            declarations: without_overridden_values(declarations),
+            firmware,
+            scripts,
+            channels,
+            faulted_before,
+            failed: BTreeSet::new(),
+            open_downloads: inputs.open_downloads,
+            pending: None,
+            add_keys: None,
+            rounds: 0,
+        })
+    }
+
+    fn params(&self, ops: Vec<ParamOp>) -> WriteOp {
+        WriteOp::Params { device_id: self.device_id, at: self.now, ops }
+    }
+
+    fn fail(&mut self, channels: &BTreeSet<String>, code: &str, message: &str, writes: &mut Vec<WriteOp>) {
+        for channel in channels {
+            if self.failed.insert(channel.clone()) {
+                tracing::info!(channel, code, message, "provisioning channel failed");
+                writes.push(WriteOp::ChannelFault {
+                    device_id: self.device_id,
+                    channel: channel.clone(),
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                    at: self.now,
+                });
+            }
+        }
+        let failed = &self.failed;
+        self.declarations.retain(|d| !failed.contains(&d.channel));
+        self.firmware.retain(|f| !failed.contains(&f.channel));
+    }
+
+    /// Firmware goals whose version is known to differ: queue a Download task once.
+    fn firmware_tasks(&mut self, writes: &mut Vec<WriteOp>) {
+        for goal in &self.firmware {
+            let current = self.snapshot.node(&goal.version_parameter).and_then(|n| n.value.as_ref());
+            let Some((current, _)) = current else { continue };
+            if *current != goal.version && !self.open_downloads.contains(&goal.file) {
+                self.open_downloads.push(goal.file.clone());
+                writes.push(WriteOp::CreateTask {
+                    device_id: self.device_id,
+                    kind: TaskKind::Download {
+                        file: Some(goal.file.clone()),
+                        url: None,
+                        file_type: None,
+                        target_file_name: String::new(),
+                        delay_seconds: 0,
+                        username: String::new(),
+                        password: String::new(),
+                    },
+                    at: self.now,
+                });
+            }
+        }
+    }
+
+    /// The next RPC, with writes that need no RPC (tags, queued tasks, cleared faults).
+    /// `None` when provisioning is done for this session.
+    pub fn next_rpc(&mut self) -> (Option<Message>, Vec<WriteOp>) {
+        let mut writes = Vec::new();
+        if !self.scripts.is_empty() {
+            let calls: BTreeSet<String> = self.scripts.iter().map(|s| s.channel.clone()).collect();
+            // Provision scripts run in the script engine; without it the channel cannot converge.
+            self.fail(&calls, "script", "provision scripts are not available in this build", &mut writes);
+            self.scripts.clear();
+        }
+        if let Some(AddedInstance { channel, instance, keys }) = self.add_keys.take() {
+            let values: Vec<(String, String, String)> =
+                keys.into_iter().map(|(k, v)| (format!("{instance}{k}"), v, "xsd:string".to_owned())).collect();
+            let message = set_values_message(&values);
+            self.pending = Some(Pending::SetValues { channel, values });
+            return (Some(message), writes);
+        }
+        loop {
+            self.rounds += 1;
+            if self.rounds > MAX_ROUNDS {
+                let channels = self.channels.clone();
+                self.fail(&channels, "loop", "provisioning did not converge", &mut writes);
+                return (None, writes);
+            }
+            self.firmware_tasks(&mut writes);
+            let actions = plan(&self.declarations, &self.snapshot);
+            let mut rpc = None;
+            let mut replan = false;
+            for action in actions {
+                match action {
+                    Action::NotWritable { channel, path } => {
+                        let message = format!("{path} is not writable");
+                        self.fail(&BTreeSet::from([channel]), "9008", &message, &mut writes);
+                        replan = true;
+                    }
+                    Action::Tags { add, remove } => {
+                        for t in &add {
+                            self.snapshot.set_tag(t, true);
+                        }
+                        for t in &remove {
+                            self.snapshot.set_tag(t, false);
+                        }
+                        writes.push(WriteOp::Tags { device_id: self.device_id, add, remove });
+                        replan = true;
+                    }
+                    other if rpc.is_none() => rpc = Some(other),
+                    _ => {}
+                }
+            }
+            if replan {
+                // Tags applied, or a failed channel set aside: plan the rest again.
+                continue;
+            }
+            let Some(action) = rpc else {
+                for channel in self.channels.difference(&self.failed) {
+                    if self.faulted_before.contains(channel) {
+                        writes.push(WriteOp::ClearChannelFault { device_id: self.device_id, channel: channel.clone() });
+                    }
+                }
+                return (None, writes);
+            };
+            let (message, pending) = match action {
+                Action::Names { object, next_level, channels } => (
+                    rpc::GetParameterNames { parameter_path: object.clone(), next_level }.into(),
+                    Pending::Names { object, next_level, channels },
+                ),
+                Action::Values { paths, channels } => {
+                    (rpc::GetParameterValues { parameter_names: paths }.into(), Pending::Values { channels })
+                }
+                Action::Attributes { paths, channels } => {
+                    (rpc::GetParameterAttributes { parameter_names: paths }.into(), Pending::Attributes { channels })
+                }
+                Action::SetValues { channel, values } => {
+                    (set_values_message(&values), Pending::SetValues { channel, values })
+                }
+                Action::SetAttributes { channel, entries } => (
+                    rpc::SetParameterAttributes {
+                        parameter_list: entries
+                            .iter()
+                            .map(|(name, notification, acl)| rpc::SetParameterAttributesStruct {
+                                name: name.clone(),
+                                notification_change: notification.is_some(),
+                                notification: notification.unwrap_or(0),
+                                access_list_change: acl.is_some(),
+                                access_list: acl.clone().unwrap_or_default(),
+                            })
+                            .collect(),
+                    }
+                    .into(),
+                    Pending::SetAttributes { channel, entries },
+                ),
+                Action::Add { channel, table, keys } => (
+                    rpc::AddObject { object_name: table.clone(), parameter_key: String::new() }.into(),
+                    Pending::Add { channel, table, keys },
+                ),
+                Action::Delete { channel, instance } => (
+                    rpc::DeleteObject { object_name: instance.clone(), parameter_key: String::new() }.into(),
+                    Pending::Delete { channel, instance },
+                ),
+                Action::Tags { .. } | Action::NotWritable { .. } => unreachable!("handled above"),
+            };
+            self.pending = Some(pending);
+            return (Some(message), writes);
+        }
+    }
+
+    /// Records the answer to the RPC in flight.
+    pub fn on_response(&mut self, response: &Message) -> Vec<WriteOp> {
+        let now = self.now;
+        let Some(pending) = self.pending.take() else { return Vec::new() };
+        let ops = match (pending, response) {
+            (Pending::Names { object, next_level, .. }, Message::GetParameterNamesResponse(r)) => {
+                self.names(&object, next_level, &r.parameter_list)
+            }
+            (Pending::Values { .. }, Message::GetParameterValuesResponse(r)) => {
+                let mut ops = Vec::with_capacity(r.parameter_list.len());
+                for p in &r.parameter_list {
+                    let ty = p.value.ty.xsi_type().to_owned();
+                    let node = self.snapshot.node_mut(&p.name);
+                    node.value = Some((p.value.text.clone(), ty.clone()));
+                    node.value_ts = Some(now);
+                    ops.push(ParamOp::Value { path: p.name.clone(), value: p.value.text.clone(), ty });
+                }
+                ops
+            }
+            (Pending::Attributes { .. }, Message::GetParameterAttributesResponse(r)) => r
+                .parameter_list
+                .iter()
+                .map(|p| {
+                    let node = self.snapshot.node_mut(&p.name);
+                    node.notification = Some(p.notification);
+                    node.access_list = Some(p.access_list.clone());
+                    ParamOp::Attributes {
+                        path: p.name.clone(),
+                        notification: Some(p.notification),
+                        access_list: Some(p.access_list.clone()),
+                    }
+                })
+                .collect(),
+            (Pending::SetValues { values, .. }, Message::SetParameterValuesResponse(_)) => values
+                .into_iter()
+                .map(|(path, value, ty)| {
+                    let node = self.snapshot.node_mut(&path);
+                    node.value = Some((value.clone(), ty.clone()));
+                    node.value_ts = Some(now);
+                    ParamOp::Value { path, value, ty }
+                })
+                .collect(),
+            (Pending::SetAttributes { entries, .. }, Message::SetParameterAttributesResponse(_)) => entries
+                .into_iter()
+                .map(|(path, notification, access_list)| {
+                    let node = self.snapshot.node_mut(&path);
+                    if notification.is_some() {
+                        node.notification = notification;
+                    }
+                    if access_list.is_some() {
+                        node.access_list = access_list.clone();
+                    }
+                    ParamOp::Attributes { path, notification, access_list }
+                })
+                .collect(),
+            (Pending::Add { channel, table, keys }, Message::AddObjectResponse(r)) => {
+                let instance = format!("{table}{}.", r.instance_number);
+                let node = self.snapshot.node_mut(&instance);
+                node.object = true;
+                node.path_ts = None;
+                if !keys.is_empty() {
+                    self.add_keys = Some(AddedInstance { channel, instance: instance.clone(), keys });
+                }
+                vec![ParamOp::Info { path: instance, object: true, writable: true }]
+            }
+            (Pending::Delete { instance, .. }, Message::DeleteObjectResponse(_)) => {
+                self.snapshot.remove_subtree(&instance);
+                vec![ParamOp::DeleteSubtree { prefix: instance }]
+            }
+            _ => Vec::new(),
+        };
+        if ops.is_empty() { Vec::new() } else { vec![self.params(ops)] }
+    }
+
+    /// A GetParameterNames answer: nodes seen, listings fresh, vanished nodes removed.
+    fn names(&mut self, object: &str, next_level: bool, list: &[rpc::ParameterInfoStruct]) -> Vec<ParamOp> {
+        let now = self.now;
+        let mut ops = Vec::new();
+        let seen: BTreeSet<&str> = list.iter().map(|p| p.name.as_str()).collect();
+        if next_level {
+            for child in self.snapshot.children(object) {
+                let with_dot = format!("{object}{child}.");
+                let plain = format!("{object}{child}");
+                if !seen.contains(with_dot.as_str()) && !seen.contains(plain.as_str()) {
+                    self.snapshot.remove_subtree(&with_dot);
+                    self.snapshot.remove_subtree(&plain);
+                    ops.push(ParamOp::DeleteSubtree { prefix: with_dot });
+                    ops.push(ParamOp::DeleteSubtree { prefix: plain });
+                }
+            }
+        } else {
+            ops.push(ParamOp::PruneUnseen { prefix: object.to_owned(), seen_at: now });
+        }
+        for p in list {
+            let is_object = p.name.ends_with('.');
+            let node = self.snapshot.node_mut(&p.name);
+            node.object = is_object;
+            node.writable = Some(p.writable);
+            if is_object && !next_level {
+                node.path_ts = Some(now);
+            }
+            ops.push(ParamOp::Info { path: p.name.clone(), object: is_object, writable: p.writable });
+        }
+        if !next_level {
+            // Nodes below the object that the listing did not mention are gone.
+            let stale: Vec<String> = self
+                .snapshot
+                .children(object)
+                .into_iter()
+                .map(|c| format!("{object}{c}"))
+                .filter(|p| !seen.contains(p.as_str()) && !seen.contains(format!("{p}.").as_str()))
+                .collect();
+            for p in stale {
+                self.snapshot.remove_subtree(&format!("{p}."));
+                self.snapshot.remove_subtree(&p);
+            }
+        }
+        let listed = self.snapshot.node_mut(object);
+        listed.object = true;
+        listed.path_ts = Some(now);
+        ops.push(ParamOp::Info { path: object.to_owned(), object: true, writable: listed.writable.unwrap_or(false) });
+        ops
+    }
+
+    /// Records a fault to the RPC in flight against the channels it served.
+    pub fn on_fault(&mut self, fault: &Fault) -> Vec<WriteOp> {
+        let Some(pending) = self.pending.take() else { return Vec::new() };
+        let mut writes = Vec::new();
+        let channels = pending.channels();
+        let message = format!("{}: {}", fault.code.as_u32(), fault.string);
+        self.fail(&channels, &fault.code.as_u32().to_string(), &message, &mut writes);
+        writes
+    }
+}
+
+fn set_values_message(values: &[(String, String, String)]) -> Message {
+    rpc::SetParameterValues {
+        parameter_list: values
+            .iter()
+            .map(|(path, value, ty)| {
+                let local = ty.rsplit_once(':').map_or(ty.as_str(), |(_, l)| l);
+                ParameterValueStruct::new(path.clone(), Value::new(XsdType::from_name(local), value.clone()))
+            })
+            .collect(),
+        parameter_key: String::new(),
+    }
+    .into()
+}
+
+/// When presets of different weights set the same path, the heavier (later) one wins: the
+/// earlier value desires are dropped so the device is not toggled between them.
+fn without_overridden_values(mut declarations: Vec<Declaration>) -> Vec<Declaration> {
+    let mut seen = BTreeSet::new();
+    for d in declarations.iter_mut().rev() {
+        if d.desired.value.is_some() && !seen.insert(d.path.clone()) {
+            d.desired.value = None;
+        }
+    }
+    declarations
+}
+
+#[cfg(test)]
+mod tests;
