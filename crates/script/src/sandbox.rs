@@ -75,7 +75,7 @@ impl Sandbox {
         let prelude = context
             .with(|ctx| {
                 let module = Module::declare(ctx.clone(), PRELUDE_NAME, format!("export default {PRELUDE}"))?;
-                module.write(WriteOptions { strip_source: true, ..WriteOptions::default() })
+                module.write(WriteOptions { strip_source: true, strip_debug: true, ..WriteOptions::default() })
             })
             .map_err(|e| ScriptError::Exception {
                 message: format!("the prelude does not compile: {e}"),
