@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use cwmp_wire::rpc::{self, ParameterValueStruct};
 use cwmp_wire::{Fault, Message, Value, XsdType};
+use serde::{Deserialize, Serialize};
 
 use super::declare::Declaration;
 use super::planner::{Action, plan};
@@ -31,6 +32,7 @@ pub struct ProvisioningInputs {
 }
 
 /// The RPC in flight and what it was for.
+#[derive(Serialize, Deserialize)]
 enum Pending {
     Names { object: String, next_level: bool, channels: BTreeSet<String> },
     Values { channels: BTreeSet<String> },
@@ -56,12 +58,15 @@ impl Pending {
 }
 
 /// An instance provisioning just added, whose keys still have to be set.
+#[derive(Serialize, Deserialize)]
 struct AddedInstance {
     channel: String,
     instance: String,
     keys: Vec<(String, String)>,
 }
 
+/// Plain data, so a session checkpoint can carry it to another node.
+#[derive(Serialize, Deserialize)]
 pub struct Provisioner {
     device_id: i64,
     now: Millis,
