@@ -8,7 +8,10 @@
 //! Then each hostile document of `tests/common/hostile.rs` is decoded in a child process of
 //! its own, which reports the time to refuse it and the peak memory the decode added.
 //!
-//! Plain `std::time` measurement: each figure is the median of 7 rounds of at least 0.3 s.
+//! Plain `std::time` measurement: each figure is the median of 7 rounds of at least 0.3 s,
+//! the rounds of decode, encode and baseline taken in turn; "decode %" is the median of the
+//! seven ratios baseline time / decode time of the same round, which a change of load on a
+//! busy machine moves less than the ratio of the medians.
 //!
 //! For instruction counts under `valgrind --tool=callgrind`, which do not depend on the load,
 //! `codec --profile <decode|baseline> <inform|gpv1000> <iterations>` runs one side of the
@@ -29,18 +32,23 @@ use quick_xml::events::Event;
 const ROUNDS: usize = 7;
 const ROUND_TIME: Duration = Duration::from_millis(300);
 
-/// Median seconds per call of `f`.
-fn time_per_call(mut f: impl FnMut()) -> f64 {
-    // Warm up and size a batch to about a tenth of a round.
-    let start = Instant::now();
-    let mut calls = 0u64;
-    while start.elapsed() < ROUND_TIME / 3 {
-        f();
-        calls += 1;
-    }
-    let batch = (calls / 3).max(1);
-    let mut rounds: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
+/// Seconds per call of each closure, one list per closure with a figure per round. The
+/// closures take their rounds in turn, so a change of load on a busy machine hits them alike
+/// and the ratio of neighbouring rounds stays meaningful.
+fn time_rounds<const N: usize>(mut fs: [&mut dyn FnMut(); N]) -> [Vec<f64>; N] {
+    // Warm up each and size its batch to about a tenth of a round.
+    let batches = fs.each_mut().map(|f| {
+        let start = Instant::now();
+        let mut calls = 0u64;
+        while start.elapsed() < ROUND_TIME / 3 {
+            f();
+            calls += 1;
+        }
+        (calls / 3).max(1)
+    });
+    let mut rounds: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(ROUNDS));
+    for _ in 0..ROUNDS {
+        for ((f, &batch), times) in fs.iter_mut().zip(&batches).zip(&mut rounds) {
             let start = Instant::now();
             let mut n = 0u64;
             while start.elapsed() < ROUND_TIME {
@@ -49,11 +57,15 @@ fn time_per_call(mut f: impl FnMut()) -> f64 {
                 }
                 n += batch;
             }
-            start.elapsed().as_secs_f64() / n as f64
-        })
-        .collect();
-    rounds.sort_by(f64::total_cmp);
-    rounds[ROUNDS / 2]
+            times.push(start.elapsed().as_secs_f64() / n as f64);
+        }
+    }
+    rounds
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn mb_per_s(bytes: usize, secs: f64) -> f64 {
@@ -146,7 +158,10 @@ fn gpv_response(count: usize) -> Envelope {
 fn throughput() {
     let limits = Limits::default();
     let options = EncodeOptions::default();
-    println!("Throughput (median of {ROUNDS} rounds of {} ms; MB = 10^6 bytes)", ROUND_TIME.as_millis());
+    println!(
+        "Throughput (median of {ROUNDS} rounds of {} ms, taken in turn; decode % = median of the per-round ratios; MB = 10^6 bytes)",
+        ROUND_TIME.as_millis()
+    );
     println!(
         "{:<38} {:>9} {:>12} {:>12} {:>14} {:>10}",
         "message", "bytes", "decode MB/s", "encode MB/s", "quick-xml MB/s", "decode %"
@@ -159,21 +174,25 @@ fn throughput() {
         let bytes = env.encode(&options);
         let text = std::str::from_utf8(&bytes).expect("encoder writes UTF-8");
         assert_eq!(decode(&bytes, &limits).expect("round trip"), env);
-        let decode_s = time_per_call(|| {
+        let mut decode_once = || {
             black_box(decode(black_box(&bytes), &limits).expect("decodes"));
-        });
-        let encode_s = time_per_call(|| {
+        };
+        let mut encode_once = || {
             black_box(black_box(&env).encode(&options));
-        });
-        let baseline_s = time_per_call(|| {
+        };
+        let mut baseline_once = || {
             black_box(quick_xml_events(black_box(text)));
-        });
-        let (decode_mb, encode_mb, baseline_mb) =
-            (mb_per_s(bytes.len(), decode_s), mb_per_s(bytes.len(), encode_s), mb_per_s(bytes.len(), baseline_s));
+        };
+        let [decode_s, encode_s, baseline_s] = time_rounds([&mut decode_once, &mut encode_once, &mut baseline_once]);
+        let ratio = median(decode_s.iter().zip(&baseline_s).map(|(decode, baseline)| baseline / decode).collect());
+        let mb = |secs: Vec<f64>| mb_per_s(bytes.len(), median(secs));
         println!(
-            "{name:<38} {:>9} {decode_mb:>12.1} {encode_mb:>12.1} {baseline_mb:>14.1} {:>9.0}%",
+            "{name:<38} {:>9} {:>12.1} {:>12.1} {:>14.1} {:>9.0}%",
             bytes.len(),
-            100.0 * decode_mb / baseline_mb
+            mb(decode_s),
+            mb(encode_s),
+            mb(baseline_s),
+            100.0 * ratio
         );
     }
 }

@@ -160,6 +160,7 @@ impl<const MAX: usize> Scalar<String> for OptionalText<MAX> {
 pub struct Name;
 
 impl Scalar<String> for Name {
+    #[inline]
     fn decode<'a>(cur: &mut Cursor<'a>, _elem: &Elem<'a>, tag: &'static str) -> Result<String, DecodeError> {
         let text = cur.read_text()?;
         check_length::<256>(cur, &text, tag)?;
@@ -491,6 +492,7 @@ fn trim(s: &str) -> &str {
 pub struct ValueCodec;
 
 impl Scalar<Value> for ValueCodec {
+    #[inline]
     fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, _tag: &'static str) -> Result<Value, DecodeError> {
         let ty = cur.xsi_type(elem)?.map(|t| XsdType::from_name(local_part(&t))).unwrap_or_default();
         let text = cur.read_text()?.into_owned();
@@ -552,6 +554,7 @@ macro_rules! cwmp_struct {
 
         impl $crate::codec::XmlStruct for $name {
             #[allow(unused_mut)]
+            #[inline]
             fn decode_fields(cur: &mut $crate::xml::reader::Cursor<'_>) -> Result<Self, $crate::DecodeError> {
                 $( let mut $field = <<$crate::codec_of!($ty $(, $codec)?) as $crate::codec::Codec<$ty>>::Acc as Default>::default(); )*
                 while let Some(child) = cur.next_child()? {

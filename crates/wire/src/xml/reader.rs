@@ -50,9 +50,11 @@ impl<'a> Elem<'a> {
     }
 }
 
-struct Binding {
-    prefix: String,
-    uri: String,
+/// A namespace declaration in scope, borrowed from the source unless its value had to be
+/// normalised.
+struct Binding<'a> {
+    prefix: Cow<'a, str>,
+    uri: Cow<'a, str>,
     depth: usize,
 }
 
@@ -62,7 +64,7 @@ pub(crate) struct Cursor<'a> {
     limits: &'a Limits,
     /// Names of the open elements, for depth and error paths.
     open: Vec<&'a str>,
-    bindings: Vec<Binding>,
+    bindings: Vec<Binding<'a>>,
     /// The binding of the `xsi` prefix (an index into `bindings`), kept up to date as bindings
     /// come and go: every typed value asks for it.
     xsi_binding: Option<usize>,
@@ -137,7 +139,7 @@ impl<'a> Cursor<'a> {
             return Err(self.limit_error());
         }
         self.elements += 1;
-        let content = self.in_source(start).unwrap_or("?");
+        let content = self.in_source(start);
         let (qname, attributes) = content.split_at_checked(start.name().0.len()).unwrap_or((content, ""));
         self.open.push(qname);
         let sole_xsi_type = if attributes.is_empty() { None } else { self.open_attributes(start, attributes)? };
@@ -164,7 +166,7 @@ impl<'a> Cursor<'a> {
         }
         // Bindings are rare below the Envelope: parse attributes only when one may be there.
         if may_bind(raw.as_bytes()) {
-            self.push_bindings(start)?;
+            self.push_bindings(start, raw)?;
         }
         Ok(None)
     }
@@ -174,9 +176,12 @@ impl<'a> Cursor<'a> {
     /// need counting: the common element costs one comparison.
     fn check_attribute_count(&self, start: &BytesStart<'a>, raw: &str) -> Result<(), DecodeError> {
         let max = self.limits.max_attributes;
-        if raw.len() < max.saturating_add(1).saturating_mul(4) {
-            return Ok(());
-        }
+        if raw.len() < max.saturating_add(1).saturating_mul(4) { Ok(()) } else { self.count_attributes(start) }
+    }
+
+    #[inline(never)]
+    fn count_attributes(&self, start: &BytesStart<'a>) -> Result<(), DecodeError> {
+        let max = self.limits.max_attributes;
         let mut attributes = start.attributes();
         attributes.with_checks(false);
         if attributes.take(max.saturating_add(1)).count() > max {
@@ -185,17 +190,37 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// The same text as a slice of the source, so open element names and text cost no
-    /// allocation, and events are read in place rather than moved out (moving them is slower
-    /// than it looks: the copy reads back stores the reader has just made). The reader
-    /// borrows everything from the source, so `None` is never seen in practice.
-    fn in_source(&self, s: &str) -> Option<&'a str> {
+    /// The same text as a slice of the source, so open element names cost no allocation.
+    /// The reader borrows tags from the source, so the fallback is never taken in practice.
+    fn in_source(&self, s: &str) -> &'a str {
         let start = (s.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
-        self.src.get(start..start.wrapping_add(s.len())).filter(|found| found.as_ptr() == s.as_ptr())
+        self.src.get(start..start.wrapping_add(s.len())).filter(|found| found.as_ptr() == s.as_ptr()).unwrap_or("?")
     }
 
-    fn push_bindings(&mut self, start: &BytesStart<'a>) -> Result<(), DecodeError> {
+    /// Records the namespace declarations of an element (rare below the Envelope, hence out of
+    /// line).
+    #[inline(never)]
+    fn push_bindings(&mut self, start: &BytesStart<'a>, raw: &'a str) -> Result<(), DecodeError> {
         let depth = self.open.len();
+        let before = self.bindings.len();
+        let bindings = &mut self.bindings;
+        let simple = simple_attributes(raw, self.limits.max_attributes, |key, value| {
+            if let Some(prefix) = declared_prefix(key) {
+                bindings.push(Binding { prefix: Cow::Borrowed(prefix), uri: Cow::Borrowed(value), depth });
+            }
+            false
+        });
+        if simple.is_none() {
+            self.bindings.truncate(before);
+            self.push_parsed_bindings(start, depth)?;
+        }
+        self.find_xsi_binding();
+        Ok(())
+    }
+
+    /// [`Cursor::push_bindings`] for attribute lists of another shape, through quick-xml's
+    /// parser (which normalises values and reports what is wrong).
+    fn push_parsed_bindings(&mut self, start: &BytesStart<'a>, depth: usize) -> Result<(), DecodeError> {
         let mut attributes = start.attributes();
         attributes.with_checks(false);
         for (n, attr) in attributes.enumerate() {
@@ -203,20 +228,18 @@ impl<'a> Cursor<'a> {
                 return Err(self.error(ErrorKind::TooManyAttributes(self.limits.max_attributes)));
             }
             let attr = attr.map_err(|e| self.error(ErrorKind::Syntax(e.to_string())))?;
-            let key = attr.key.0;
-            let prefix = if key == "xmlns" {
-                ""
-            } else if let Some(p) = key.strip_prefix("xmlns:") {
-                p
-            } else {
+            let Some(prefix) = declared_prefix(attr.key.0) else {
                 continue;
             };
             let uri = attr
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| self.error(ErrorKind::Syntax(e.to_string())))?;
-            self.bindings.push(Binding { prefix: prefix.to_owned(), uri: uri.into_owned(), depth });
+            self.bindings.push(Binding {
+                prefix: Cow::Owned(prefix.to_owned()),
+                uri: Cow::Owned(uri.into_owned()),
+                depth,
+            });
         }
-        self.find_xsi_binding();
         Ok(())
     }
 
@@ -252,7 +275,7 @@ impl<'a> Cursor<'a> {
                 self.bindings.iter().rev().find(|b| b.prefix == prefix)
             }
         };
-        binding.map(|b| b.uri.as_str()).filter(|uri| !uri.is_empty())
+        binding.map(|b| &*b.uri).filter(|uri| !uri.is_empty())
     }
 
     /// The namespace of an element, if it has one.
@@ -268,7 +291,7 @@ impl<'a> Cursor<'a> {
 
     /// Every cwmp namespace bound in scope, innermost first.
     pub fn bound_uris(&self) -> impl Iterator<Item = &str> {
-        self.bindings.iter().rev().map(|b| b.uri.as_str())
+        self.bindings.iter().rev().map(|b| &*b.uri)
     }
 
     /// Finds an attribute by local name, optionally requiring its namespace to be one of
@@ -367,6 +390,8 @@ impl<'a> Cursor<'a> {
             return Ok(None);
         }
         loop {
+            // The event is matched where the reader put it: moving it out first costs more
+            // than it looks (the copy reads back, in wider loads, stores just made).
             let event = self.reader.read_event();
             match event {
                 Err(e) => return Err(self.syntax_error(e)),
@@ -403,26 +428,30 @@ impl<'a> Cursor<'a> {
             self.close_element();
             return Ok(Cow::Borrowed(""));
         }
-        // The common shapes first: `<a></a>` and `<a>text</a>`.
-        let first = match self.read()? {
-            Event::End(_) => {
-                self.close_element();
-                return Ok(Cow::Borrowed(""));
-            }
-            Event::Text(t) => {
-                let text = self.text_content(t);
-                self.check_text_len(&text)?;
-                match self.read()? {
-                    Event::End(_) => {
-                        self.close_element();
-                        return Ok(text);
-                    }
-                    event => (text, event),
+        // The common shapes first: `<a></a>` and `<a>text</a>`, their events matched where
+        // the reader put them (see `Cursor::next_child`).
+        let event = self.reader.read_event();
+        let text = match &event {
+            Ok(Event::Text(t)) if !self.has_cr => t.clone().into_inner(),
+            _ => match event {
+                Ok(Event::End(_)) => {
+                    self.close_element();
+                    return Ok(Cow::Borrowed(""));
                 }
-            }
-            event => (Cow::Borrowed(""), event),
+                Ok(event) => return self.read_text_rest((Cow::Borrowed(""), event)),
+                Err(e) => return Err(self.syntax_error(e)),
+            },
         };
-        self.read_text_rest(first)
+        self.check_text_len(&text)?;
+        let event = self.reader.read_event();
+        match event {
+            Ok(Event::End(_)) => {
+                self.close_element();
+                Ok(text)
+            }
+            Ok(event) => self.read_text_rest((text, event)),
+            Err(e) => Err(self.syntax_error(e)),
+        }
     }
 
     /// The rest of [`Cursor::read_text`]: text in pieces (references, CDATA, comments).
@@ -555,12 +584,34 @@ fn may_need_normalising(value: &[u8]) -> bool {
     }
 }
 
-/// The fast path of [`Cursor::attribute`] for the shape nearly every peer writes: at most
-/// `max` attributes `name="value"` (or `'value'`) separated by whitespace, with nothing to
-/// normalise in the values (no references, tabs or line breaks). Returns the raw value of
-/// the first attribute whose name satisfies `wanted`, or `None` when the list has any other
-/// shape: then quick-xml's parser decides, and reports what is wrong.
+/// The prefix an attribute named `key` declares (`""` for the default namespace), if it is a
+/// namespace declaration.
+fn declared_prefix(key: &str) -> Option<&str> {
+    if key == "xmlns" { Some("") } else { key.strip_prefix("xmlns:") }
+}
+
+/// The fast path of [`Cursor::attribute`]: the raw value of the first attribute whose name
+/// satisfies `wanted`, or `None` when the list has another shape than the one
+/// [`simple_attributes`] reads.
 fn simple_attribute<'r>(raw: &'r str, max: usize, wanted: &impl Fn(&str) -> bool) -> Option<Option<&'r str>> {
+    let mut found = None;
+    simple_attributes(raw, max, |key, value| {
+        let hit = wanted(key);
+        if hit {
+            found = Some(value);
+        }
+        hit
+    })?;
+    Some(found)
+}
+
+/// Reads an attribute list in the shape nearly every peer writes: at most `max` attributes
+/// `name="value"` (or `'value'`) separated by whitespace, with nothing to normalise in the
+/// values (no references, tabs or line breaks). Calls `visit` with each name and raw value
+/// until it returns true; returns whether one did, or `None` when the list has any other
+/// shape (then the calls made tell nothing, and quick-xml's parser decides and reports what
+/// is wrong).
+fn simple_attributes<'r>(raw: &'r str, max: usize, mut visit: impl FnMut(&'r str, &'r str) -> bool) -> Option<bool> {
     let bytes = raw.as_bytes();
     let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let mut i = 0;
@@ -569,7 +620,7 @@ fn simple_attribute<'r>(raw: &'r str, max: usize, wanted: &impl Fn(&str) -> bool
             i += 1;
         }
         if i == bytes.len() {
-            return Some(None);
+            return Some(false);
         }
         let key_start = i;
         while i < bytes.len() && bytes[i] != b'=' && !is_space(bytes[i]) {
@@ -589,13 +640,13 @@ fn simple_attribute<'r>(raw: &'r str, max: usize, wanted: &impl Fn(&str) -> bool
             i += 1;
         }
         // Only ASCII delimiters were skipped, so these are character boundaries.
-        if wanted(&raw[key_start..key_end]) {
-            return Some(Some(&raw[value_start..i]));
+        if visit(&raw[key_start..key_end], &raw[value_start..i]) {
+            return Some(true);
         }
         i += 1;
     }
     // Past the limit, only trailing whitespace may remain; the full parser reports the rest.
-    bytes[i..].iter().all(|&b| is_space(b)).then_some(None)
+    bytes[i..].iter().all(|&b| is_space(b)).then_some(false)
 }
 
 /// Whether an attribute list may hold a namespace declaration: `xmlns` after whitespace,
