@@ -609,3 +609,46 @@ macro_rules! array_member {
 impl<T: Member<Item = T> + Debug + 'static> HasCodec for Vec<T> {
     type C = Array<T>;
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rpc::{GetParameterValuesResponse, Message};
+    use crate::{Limits, decode};
+
+    fn decode_values(array_type: &str, members: usize) -> GetParameterValuesResponse {
+        let member = "<ParameterValueStruct><Name>A</Name><Value>1</Value></ParameterValueStruct>";
+        let xml = format!(
+            concat!(
+                r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/""#,
+                r#" xmlns:soap-enc="http://schemas.xmlsoap.org/soap/encoding/"><soap:Body>"#,
+                r#"<cwmp:GetParameterValuesResponse xmlns:cwmp="urn:dslforum-org:cwmp-1-2">"#,
+                "<ParameterList{}>{}</ParameterList></cwmp:GetParameterValuesResponse></soap:Body></soap:Envelope>"
+            ),
+            array_type,
+            member.repeat(members)
+        );
+        match decode(xml.as_bytes(), &Limits::default()).unwrap().message {
+            Message::GetParameterValuesResponse(m) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The declared count is a capacity hint only: a true one avoids growing the vector, a
+    /// false one neither limits the members read nor leaves spare capacity behind.
+    #[test]
+    fn array_type_count_is_only_a_hint() {
+        let exact = decode_values(r#" soap-enc:arrayType="cwmp:ParameterValueStruct[3]""#, 3);
+        assert_eq!((exact.parameter_list.len(), exact.parameter_list.capacity()), (3, 3));
+        for (attribute, members) in [
+            (r#" soap-enc:arrayType="cwmp:ParameterValueStruct[1000000000]""#, 2),
+            (r#" soap-enc:arrayType="cwmp:ParameterValueStruct[1]""#, 4),
+            (r#" soap-enc:arrayType="cwmp:ParameterValueStruct[x]""#, 2),
+            (r#" soap-enc:arrayType="cwmp:ParameterValueStruct[2,3]""#, 2),
+            ("", 2),
+        ] {
+            let list = decode_values(attribute, members).parameter_list;
+            assert_eq!(list.len(), members, "{attribute}");
+            assert!(list.capacity() <= 2 * members, "{attribute}: {}", list.capacity());
+        }
+    }
+}

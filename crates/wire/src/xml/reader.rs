@@ -91,7 +91,8 @@ impl<'a> Cursor<'a> {
             reader,
             limits,
             open: Vec::with_capacity(16),
-            bindings: Vec::new(),
+            // The usual five of a CWMP envelope (soap-env, soap-enc, xsd, xsi, cwmp) and more.
+            bindings: Vec::with_capacity(8),
             xsi_binding: None,
             xsi_prefix_ok: true,
             elements: 0,
@@ -475,6 +476,13 @@ impl<'a> Cursor<'a> {
                 }
                 Event::End(_) => {
                     self.close_element();
+                    // The buffer was sized for the raw text; give back what references saved
+                    // when that is most of it (`&amp;` repeated is a fifth of its size).
+                    if let Cow::Owned(owned) = &mut text
+                        && owned.capacity() > 2 * owned.len() + 64
+                    {
+                        owned.shrink_to_fit();
+                    }
                     return Ok(text);
                 }
                 Event::Start(start) | Event::Empty(start) => {
@@ -632,13 +640,11 @@ fn simple_attributes<'r>(raw: &'r str, max: usize, mut visit: impl FnMut(&'r str
         }
         let key_end = i;
         let value_start = i + 2;
-        i = value_start;
-        while *bytes.get(i)? != quote {
-            if matches!(bytes[i], b'&' | b'<' | b'\t' | b'\n' | b'\r') {
-                return None;
-            }
-            i += 1;
+        let value_len = memchr::memchr(quote, &bytes[value_start..])?;
+        if has_markup_or_line_end(&bytes[value_start..value_start + value_len]) {
+            return None;
         }
+        i = value_start + value_len;
         // Only ASCII delimiters were skipped, so these are character boundaries.
         if visit(&raw[key_start..key_end], &raw[value_start..i]) {
             return Some(true);
@@ -680,6 +686,27 @@ fn find_space(haystack: &[u8]) -> Option<usize> {
     find_flagged(haystack, |word| word.wrapping_sub(ONES * 0x21) & !word & HIGHS, |b| b <= b' ')
 }
 
+/// Whether an attribute value holds a reference, a `<`, or a tab or line end (which
+/// attribute-value normalisation would turn into spaces), or another control character
+/// (which the full parser should judge).
+fn has_markup_or_line_end(value: &[u8]) -> bool {
+    let flags = |word: u64| {
+        has_zero(word ^ (ONES * u64::from(b'&')))
+            | has_zero(word ^ (ONES * u64::from(b'<')))
+            | (word.wrapping_sub(ONES * 0x0e) & !word & HIGHS)
+    };
+    let special = |b: u8| b == b'&' || b == b'<' || b < 0x0e;
+    match value.len() {
+        // Whole words, the last one overlapping the one before.
+        8.. => {
+            let (words, _) = value.as_chunks::<8>();
+            let last = value.last_chunk::<8>().map_or(0, |w| flags(u64::from_le_bytes(*w)));
+            last != 0 || words.iter().any(|w| flags(u64::from_le_bytes(*w)) != 0)
+        }
+        _ => value.iter().any(|&b| special(b)),
+    }
+}
+
 /// Flags the zero bytes of `word` (with their high bits; bytes above a zero byte may be
 /// flagged too, so only the lowest flag is exact).
 fn has_zero(word: u64) -> u64 {
@@ -702,7 +729,133 @@ fn find_flagged(haystack: &[u8], flags: impl Fn(u64) -> u64, matches: impl Fn(u8
 
 #[cfg(test)]
 mod tests {
-    use super::{find_byte, find_space, may_bind, may_need_normalising, simple_attribute, sole_xsi_type};
+    use std::borrow::Cow;
+
+    use super::{
+        Cursor, find_byte, find_space, has_markup_or_line_end, may_bind, may_need_normalising, simple_attribute,
+        sole_xsi_type,
+    };
+    use crate::Limits;
+    use crate::error::ErrorKind;
+
+    /// The text of each child of the root element.
+    fn child_texts(xml: &str, limits: &Limits) -> Vec<Result<String, ErrorKind>> {
+        let mut cur = Cursor::new(xml, limits);
+        let _root = cur.next_child().unwrap().unwrap();
+        let mut texts = Vec::new();
+        while let Some(_child) = cur.next_child().unwrap() {
+            match cur.read_text() {
+                Ok(text) => texts.push(Ok(text.into_owned())),
+                Err(e) => {
+                    texts.push(Err(e.kind.clone()));
+                    break;
+                }
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn text_in_one_piece_is_borrowed() {
+        let limits = Limits::default();
+        let mut cur = Cursor::new("<r><a>plain</a><b></b><c/></r>", &limits);
+        let _root = cur.next_child().unwrap().unwrap();
+        for expected in ["plain", "", ""] {
+            let _child = cur.next_child().unwrap().unwrap();
+            let text = cur.read_text().unwrap();
+            assert!(matches!(text, Cow::Borrowed(_)), "{text:?}");
+            assert_eq!(text, expected);
+        }
+        assert!(cur.next_child().unwrap().is_none());
+    }
+
+    #[test]
+    fn text_in_pieces() {
+        let xml = concat!(
+            "<r><a>x &amp; y</a><b>&#233;&#x20AC;&lt;</b><c>a<!-- c -->b<?pi?>c</c>",
+            "<d><![CDATA[<&>]]>&gt;</d><e>&amp;</e><f>&#13;</f></r>"
+        );
+        let texts: Vec<_> = child_texts(xml, &Limits::default()).into_iter().map(Result::unwrap).collect();
+        assert_eq!(texts, ["x & y", "é€<", "abc", "<&>>", "&", "\r"]);
+    }
+
+    /// XML 1.0 2.11: CR LF and lone CR read as LF, in text and CDATA (not from `&#13;`).
+    #[test]
+    fn line_ends_normalised_when_the_document_has_carriage_returns() {
+        let xml = "<r>\r\n<a>1\r\n2\r3</a>\r\n<b><![CDATA[4\r\n5]]>&#13;\r\n</b><c>6\n7</c></r>";
+        let texts: Vec<_> = child_texts(xml, &Limits::default()).into_iter().map(Result::unwrap).collect();
+        assert_eq!(texts, ["1\n2\n3", "4\n5\r\n", "6\n7"]);
+    }
+
+    #[test]
+    fn text_length_limit_holds_for_text_in_pieces() {
+        let limits = Limits { max_text_len: 8, ..Limits::default() };
+        let xml = "<r><a>12345678</a><b>1234&amp;5678</b></r>";
+        assert_eq!(child_texts(xml, &limits), [Ok("12345678".to_owned()), Err(ErrorKind::TextTooLong(8))]);
+    }
+
+    /// The buffer of text in pieces is sized from the raw text, then given back when
+    /// references made the text much shorter.
+    #[test]
+    fn text_in_pieces_keeps_no_large_spare_capacity() {
+        let limits = Limits::default();
+        let xml = format!("<r><a>{}</a></r>", "&amp;".repeat(1000));
+        let mut cur = Cursor::new(&xml, &limits);
+        let _root = cur.next_child().unwrap().unwrap();
+        let _child = cur.next_child().unwrap().unwrap();
+        let text = cur.read_text().unwrap().into_owned();
+        assert_eq!(text, "&".repeat(1000));
+        assert!(text.capacity() <= 2 * text.len() + 64, "{}", text.capacity());
+    }
+
+    #[test]
+    fn element_inside_text_refused() {
+        let xml = "<r><a>x<b/></a></r>";
+        assert_eq!(child_texts(xml, &Limits::default()), [Err(ErrorKind::UnexpectedElement("b".into()))]);
+    }
+
+    #[test]
+    fn xsi_type_follows_the_binding_of_its_prefix() {
+        let limits = Limits::default();
+        let xsi = "http://www.w3.org/2001/XMLSchema-instance";
+        let cases = [
+            // Unbound xsi: tolerated.
+            (r#"<r><v xsi:type="xsd:int"/></r>"#.to_owned(), Some("xsd:int")),
+            (format!(r#"<r xmlns:xsi="{xsi}"><v xsi:type="xsd:int"/></r>"#), Some("xsd:int")),
+            // xsi bound elsewhere: not the schema-instance type; another prefix bound to it is.
+            (r#"<r xmlns:xsi="urn:x"><v xsi:type="xsd:int"/></r>"#.to_owned(), None),
+            (format!(r#"<r xmlns:i="{xsi}"><v i:type="xsd:int"/></r>"#), Some("xsd:int")),
+            // A binding on the element itself counts; so does its end.
+            (r#"<r><v xmlns:xsi="urn:x" xsi:type="xsd:int"/></r>"#.to_owned(), None),
+            (format!(r#"<r xmlns:xsi="{xsi}"><v xmlns:xsi="urn:x"/><v xsi:type="a"/></r>"#), Some("a")),
+            // Other shapes of the attribute list.
+            (r#"<r><v a="1"  xsi:type='xsd:int'/></r>"#.to_owned(), Some("xsd:int")),
+            (r#"<r><v xsi:type="x&#58;int"/></r>"#.to_owned(), Some("x:int")),
+            (r#"<r><v type="xsd:int"/></r>"#.to_owned(), None),
+        ];
+        for (xml, expected) in cases {
+            let mut cur = Cursor::new(&xml, &limits);
+            let _root = cur.next_child().unwrap().unwrap();
+            let mut found = None;
+            while let Some(child) = cur.next_child().unwrap() {
+                found = cur.xsi_type(&child).unwrap().map(Cow::into_owned);
+                cur.skip().unwrap();
+            }
+            assert_eq!(found.as_deref(), expected, "{xml}");
+        }
+    }
+
+    #[test]
+    fn has_markup_or_line_end_agrees_with_a_plain_check() {
+        let text = "urn:dslforum-org:cwmp-1-2\u{e9}a b\"c&d'e<f\tg\nh\ri\x0b(j)k=\x0e\x0d";
+        for len in 0..=text.len() {
+            for start in 0..len {
+                let value = &text.as_bytes()[start..len];
+                let plain = value.iter().any(|&b| b == b'&' || b == b'<' || b < 0x0e);
+                assert_eq!(has_markup_or_line_end(value), plain, "{value:?}");
+            }
+        }
+    }
 
     #[test]
     fn may_need_normalising_agrees_with_a_plain_check() {
