@@ -17,6 +17,12 @@ use crate::session::{AcsSession, Step};
 use crate::store::postgres::cluster::{Lease, ResumeKey, StepOutcome};
 use crate::store::{Store, StoreError, WriteBatch};
 
+/// A registered session with its id (skipped while a request holds it).
+fn with_id(live: SessionRef) -> Option<(String, SessionRef)> {
+    let id = live.try_lock().ok()?.id.clone();
+    Some((id, live))
+}
+
 /// The session's lease is another's now (a new session of the device, or another node that
 /// took this one over): the step wrote nothing and must not be answered from this copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,28 +83,44 @@ impl<S: Store> Endpoint<S> {
         r
     }
 
-    /// The request's session: on this node, or (several nodes) taken over from another by
-    /// its cookie, then by the device the connection authenticated as, then by address.
+    /// The request's session: on this node, or (several nodes) taken over from another. With
+    /// a cookie, only the cookie's session will do: behind one NAT address many CPEs share a
+    /// client IP, and a cookie unknown here is most often a session living on another node.
+    /// Without one: the device the connection authenticated as, then the only session from
+    /// the client's address.
     pub(super) async fn locate_session(
         &self,
         parts: &hyper::http::request::Parts,
         conn: &mut Connection,
     ) -> Result<Option<(String, SessionRef)>, StoreError> {
-        if let Some(found) = self.find_session(parts, conn) {
-            return Ok(Some(found));
-        }
         if self.cluster.is_none() {
-            return Ok(None);
+            return Ok(self.find_session(parts, conn));
+        }
+        if let Some(s) = &conn.session {
+            return Ok(Some(s.clone()));
         }
         let cookies = parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
-        if let Some(id) = cwmp_http::cookies::find_cookie(cookies, COOKIE)
-            && let Some(found) = self.take_over(ResumeKey::Session(id), conn).await?
-        {
-            return Ok(Some(found));
+        let cookie = cwmp_http::cookies::find_cookie(cookies, COOKIE).map(str::to_owned);
+        if let Some(id) = &cookie {
+            if let Some(s) = self.registry.by_id(id) {
+                return Ok(Some((id.clone(), s)));
+            }
+            if let Some(found) = self.take_over(ResumeKey::Session(id), conn).await? {
+                return Ok(Some(found));
+            }
         }
-        if let Some(user) = conn.authenticated.clone()
-            && let Some(found) = self.take_over(ResumeKey::Device(&user), conn).await?
-        {
+        if let Some(user) = conn.authenticated.clone() {
+            if let Some(found) = self.registry.by_device(&user).and_then(with_id) {
+                return Ok(Some(found));
+            }
+            if let Some(found) = self.take_over(ResumeKey::Device(&user), conn).await? {
+                return Ok(Some(found));
+            }
+        }
+        if cookie.is_some() {
+            return Ok(None);
+        }
+        if let Some(found) = self.registry.by_client_ip(conn.peer.ip()).and_then(with_id) {
             return Ok(Some(found));
         }
         self.take_over(ResumeKey::ClientIp(conn.peer.ip()), conn).await
