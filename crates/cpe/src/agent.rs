@@ -41,6 +41,7 @@ use rand::rngs::StdRng;
 use url::Url;
 
 use crate::events::{self, Event};
+use crate::hooks::DeviceHooks;
 use crate::http::{Exchange, ExchangeConfig, HttpFailure, HttpRequest, HttpResponse, Outcome};
 use crate::outbox::Kind;
 use crate::persist::{self, AgentState};
@@ -75,6 +76,9 @@ pub struct AgentConfig {
     pub schedule_inform_capacity: usize,
     /// Operations accepted in one ChangeDUState; at least 16. Default 64.
     pub max_du_operations: usize,
+    /// ChangeDUState is answered (an execution environment performs it); otherwise it gets
+    /// 9000 and is not listed by GetRPCMethods. Default true.
+    pub software_modules: bool,
     /// Values the device has when it leaves the factory, written at the first boot and
     /// after a factory reset (`ManagementServer.URL`, credentials, periodic inform …).
     pub factory_defaults: Vec<(String, String)>,
@@ -100,6 +104,7 @@ impl Default for AgentConfig {
             transfer_queue_capacity: 16,
             schedule_inform_capacity: 16,
             max_du_operations: 64,
+            software_modules: true,
             factory_defaults: Vec::new(),
             identity: Vec::new(),
             notification_throttle: Duration::from_secs(5),
@@ -121,6 +126,9 @@ pub struct Boot {
     pub features: Features,
     /// Live values from the device, if any.
     pub backend: Option<Box<dyn Backend>>,
+    /// The device's hooks, asked which Download and Upload FileTypes it supports (others
+    /// get 9003). `None`: every FileType is accepted.
+    pub hooks: Option<Arc<dyn DeviceHooks>>,
     pub now: Timestamp,
     /// Seed of the agent's random source (retry jitter, client nonces).
     pub seed: u64,
@@ -221,6 +229,7 @@ pub struct Agent {
     /// A reboot or factory reset was handed to the caller: no more sessions.
     stopped: bool,
     download_space: Option<u64>,
+    hooks: Option<Arc<dyn DeviceHooks>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -238,7 +247,7 @@ impl Agent {
     /// `M Reboot`, discarding what does not survive a reboot; `0 BOOTSTRAP` on the first
     /// boot or after a factory reset) and wants a session at once.
     pub fn boot(boot: Boot) -> Result<Agent, BootError> {
-        let Boot { config, template, mut device_store, mut agent_store, features, backend, now, seed } = boot;
+        let Boot { config, template, mut device_store, mut agent_store, features, backend, hooks, now, seed } = boot;
         let loaded = match persist::load(agent_store.as_mut()) {
             Ok(state) => state,
             Err(e) => {
@@ -310,6 +319,7 @@ impl Agent {
             last_notification: None,
             stopped: false,
             download_space: None,
+            hooks,
         };
         agent.state.periodic_anchor = Some(now);
         agent.refresh_periodic(now);
@@ -383,6 +393,7 @@ impl Agent {
                         config: &self.config,
                         now,
                         download_space: self.download_space,
+                        hooks: self.hooks.as_deref(),
                     },
                     store: self.store.as_mut(),
                     inform_serials: &run.inform_serials,
@@ -544,6 +555,19 @@ impl Agent {
         self.state.outbox.push(Kind::RequestDownload, request);
         self.persist();
         self.want_session(now);
+        self.after_input(now);
+    }
+
+    /// The device must reboot (a downloaded firmware image is applied at the next boot,
+    /// A.3.2.8): at once outside a session, after the current one otherwise. No `M Reboot`
+    /// event: the ACS did not ask for it.
+    pub fn request_reboot(&mut self, now: Timestamp) {
+        self.state.reboot_pending = true;
+        self.persist();
+        if self.session.is_none() && !self.stopped {
+            self.stopped = true;
+            self.effects.push_back(Effect::Reboot);
+        }
         self.after_input(now);
     }
 

@@ -10,6 +10,7 @@ use cwmp_wire::Version;
 use serde::Deserialize;
 
 use crate::agent::AgentConfig;
+use crate::hooks::HookCommands;
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,32 @@ pub struct Config {
     pub connection_request: ConnectionRequestConfig,
     #[serde(default)]
     pub transfers: TransfersConfig,
+    /// What reboot, factory reset, applying a download and producing an upload do on the
+    /// device; see [`HookCommands`]. Default: nothing is touched (a reboot restarts the
+    /// agent; no FileType is supported).
+    #[serde(default)]
+    pub hooks: HookCommands,
+    #[serde(default)]
+    pub software_modules: SoftwareModulesConfig,
+}
+
+/// Software module management (ChangeDUState) with the reference directory execution
+/// environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftwareModulesConfig {
+    /// Answer ChangeDUState (TR-181 only). Default true.
+    #[serde(default = "yes")]
+    pub enable: bool,
+    /// Where packages are unpacked; default `<state dir>/software-modules`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for SoftwareModulesConfig {
+    fn default() -> Self {
+        SoftwareModulesConfig { enable: true, dir: None }
+    }
 }
 
 /// How to reach the ACS.

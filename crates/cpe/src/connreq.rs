@@ -269,9 +269,9 @@ enum SessionState {
     Idle,
     /// A request was accepted and notified; the session has not started yet.
     Pending { since: Instant },
-    /// A session is being set up or is running; `queued`: a request was accepted during it
-    /// ([`BusyPolicy::QueueOne`]).
-    Active { queued: bool },
+    /// A session is being set up or is running; `queued`: where the first request accepted
+    /// during it came from ([`BusyPolicy::QueueOne`]).
+    Active { queued: Option<SocketAddr> },
 }
 
 #[derive(Default)]
@@ -441,14 +441,14 @@ impl ConnReqServer {
     pub fn set_session_active(&self, active: bool) {
         let mut state = self.shared.state();
         state.session = match (state.session, active) {
-            (_, true) => SessionState::Active { queued: false },
-            (SessionState::Active { queued: true }, false) => {
+            (_, true) => SessionState::Active { queued: None },
+            (SessionState::Active { queued: Some(peer) }, false) => {
                 drop(state);
                 // 3.2.2.2 item 8 (b): "immediately after the existing Session is complete".
-                self.shared.send_notification(SocketAddr::from(([0, 0, 0, 0], 0)));
+                self.shared.send_notification(peer);
                 return;
             }
-            (SessionState::Active { queued: false }, false) => SessionState::Idle,
+            (SessionState::Active { queued: None }, false) => SessionState::Idle,
             (other, false) => other,
         };
     }
@@ -550,8 +550,8 @@ impl Shared {
         });
         match state.session {
             SessionState::Active { queued } => {
-                state.session = SessionState::Active { queued: true };
-                bump(if queued { &self.stats.coalesced } else { &self.stats.notified });
+                state.session = SessionState::Active { queued: Some(queued.unwrap_or(peer)) };
+                bump(if queued.is_some() { &self.stats.coalesced } else { &self.stats.notified });
                 success
             }
             SessionState::Pending { since } if now.duration_since(since) < self.config.pending_timeout => {
@@ -828,7 +828,7 @@ mod tests {
         assert_eq!(authorized(&s, "acs", "secret").status, StatusCode::OK);
         assert!(rx.try_recv().is_err(), "nothing while the session runs");
         s.set_session_active(false);
-        assert!(rx.try_recv().is_ok(), "one notification when it ends");
+        assert_eq!(rx.try_recv().unwrap().peer, peer(), "one notification when it ends, from the first request");
         assert!(rx.try_recv().is_err());
         // The promised session starts and ends: nothing more.
         s.set_session_active(true);

@@ -13,7 +13,7 @@
 //! - [`rpc`]: answers to the ACS's requests;
 //! - [`persist`]: the agent state that survives a reboot.
 //!
-//! `shell` runs an agent on tokio with real TCP/TLS connections; [`config`] reads its
+//! [`shell`] runs an agent on tokio with real TCP/TLS connections; [`config`] reads its
 //! TOML configuration.
 
 pub mod agent;
@@ -30,4 +30,5 @@ pub mod retry;
 pub mod rpc;
 pub mod schedule;
 pub mod session;
+pub mod shell;
 pub mod transfer;

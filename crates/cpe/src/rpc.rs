@@ -13,6 +13,7 @@ use cwmp_wire::{DateTime, Fault, FaultCode, Message};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::agent::AgentConfig;
+use crate::hooks::DeviceHooks;
 use crate::persist::AgentState;
 use crate::queue::{QueuedTransfer, TransferKind, TransferState, Window};
 use crate::transfer::args::{self, WindowPolicy};
@@ -47,6 +48,8 @@ pub struct Rpc<'a> {
     pub now: Timestamp,
     /// Free space for downloads in bytes, when known (A.3.2.8: a larger FileSize is 9010).
     pub download_space: Option<u64>,
+    /// Which FileTypes the device can apply or produce; `None`: all.
+    pub hooks: Option<&'a dyn DeviceHooks>,
 }
 
 fn fault(code: FaultCode, message: impl Into<String>) -> Fault {
@@ -57,9 +60,14 @@ impl Rpc<'_> {
     /// Answers one request.
     pub fn dispatch(&mut self, request: Message) -> Result<Message, Fault> {
         Ok(match request {
-            Message::GetRpcMethods(_) => {
-                GetRpcMethodsResponse { method_list: METHODS.iter().map(|m| (*m).to_owned()).collect() }.into()
+            Message::GetRpcMethods(_) => GetRpcMethodsResponse {
+                method_list: METHODS
+                    .iter()
+                    .filter(|m| self.config.software_modules || **m != "ChangeDUState")
+                    .map(|m| (*m).to_owned())
+                    .collect(),
             }
+            .into(),
             Message::GetParameterValues(r) => self.device.get_parameter_values(&r)?.into(),
             Message::GetParameterNames(r) => self.device.get_parameter_names(&r)?.into(),
             Message::SetParameterValues(r) => self.device.set_parameter_values(&r)?.into(),
@@ -91,7 +99,7 @@ impl Rpc<'_> {
             Message::GetAllQueuedTransfers(_) => {
                 GetAllQueuedTransfersResponse { transfer_list: self.state.transfers.all_queued() }.into()
             }
-            Message::ChangeDuState(r) => self.change_du_state(r)?.into(),
+            Message::ChangeDuState(r) if self.config.software_modules => self.change_du_state(r)?.into(),
             other => {
                 tracing::info!(method = other.name(), "method not supported by this CPE");
                 return Err(Fault::new(FaultCode::MethodNotSupported));
@@ -115,7 +123,7 @@ impl Rpc<'_> {
     /// its result comes in a TransferComplete.
     fn download(&mut self, r: Download) -> Result<DownloadResponse, Fault> {
         args::check_url(&r.url).map_err(|code| fault(code, "unusable URL"))?;
-        args::check_download_file_type(&r.file_type, |_| true)
+        args::check_download_file_type(&r.file_type, |t| self.hooks.is_none_or(|h| h.supports_download(t)))
             .map_err(|code| fault(code, format!("unsupported FileType {:?}", r.file_type)))?;
         self.check_space(r.file_size)?;
         let due = self.now + SignedDuration::from_secs(i64::from(r.delay_seconds));
@@ -141,7 +149,7 @@ impl Rpc<'_> {
     /// A.4.1.5.
     fn upload(&mut self, r: Upload) -> Result<UploadResponse, Fault> {
         args::check_url(&r.url).map_err(|code| fault(code, "unusable URL"))?;
-        args::check_upload_file_type(&r.file_type, |_| true)
+        args::check_upload_file_type(&r.file_type, |t| self.hooks.is_none_or(|h| h.supports_upload(t)))
             .map_err(|code| fault(code, format!("unsupported FileType {:?}", r.file_type)))?;
         let due = self.now + SignedDuration::from_secs(i64::from(r.delay_seconds));
         self.enqueue(QueuedTransfer {
@@ -166,7 +174,7 @@ impl Rpc<'_> {
     /// A.4.1.8: one or two windows, not overlapping, in supported modes.
     fn schedule_download(&mut self, r: ScheduleDownload) -> Result<ScheduleDownloadResponse, Fault> {
         args::check_url(&r.url).map_err(|code| fault(code, "unusable URL"))?;
-        args::check_download_file_type(&r.file_type, |_| true)
+        args::check_download_file_type(&r.file_type, |t| self.hooks.is_none_or(|h| h.supports_download(t)))
             .map_err(|code| fault(code, format!("unsupported FileType {:?}", r.file_type)))?;
         let windows = args::check_time_windows(&r.time_window_list, &WindowPolicy::default())
             .map_err(|code| fault(code, "invalid TimeWindowList"))?;
@@ -249,6 +257,7 @@ mod tests {
             config: &config,
             now: "2024-01-01T00:00:00Z".parse().unwrap(),
             download_space: Some(1000),
+            hooks: None,
         };
         let out = f(&mut rpc);
         (out, state)
@@ -366,6 +375,27 @@ mod tests {
         assert_eq!(state.reboot_command_keys, ["r1", "r2"]);
         assert!(state.reboot_pending);
         assert_eq!(state.scheduled_informs.len(), 1);
+    }
+
+    #[test]
+    fn file_types_the_hooks_do_not_support_get_9003() {
+        let mut device = Device::new(Template::new(tr181()));
+        let mut state = AgentState::fresh();
+        let config = AgentConfig { software_modules: false, ..AgentConfig::default() };
+        let hooks = crate::hooks::SafeHooks;
+        let mut rpc = Rpc {
+            device: &mut device,
+            state: &mut state,
+            config: &config,
+            now: "2024-01-01T00:00:00Z".parse().unwrap(),
+            download_space: None,
+            hooks: Some(&hooks),
+        };
+        assert_eq!(code(rpc.dispatch(download("http://files/fw", "1 Firmware Upgrade Image"))), 9003);
+        let cdus = ChangeDuState { operations: vec![], command_key: None };
+        assert_eq!(code(rpc.dispatch(cdus.into())), 9000, "no execution environment");
+        let Ok(Message::GetRpcMethodsResponse(r)) = rpc.dispatch(GetRpcMethods {}.into()) else { panic!() };
+        assert!(!r.method_list.iter().any(|m| m == "ChangeDUState"));
     }
 
     #[test]

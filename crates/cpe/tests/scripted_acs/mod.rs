@@ -349,6 +349,7 @@ impl Harness {
             agent_store: Box::new(self.agent_store.clone()),
             features: Features::default(),
             backend: None,
+            hooks: None,
             now: self.now,
             seed: self.seed,
         })

@@ -1,0 +1,47 @@
+//! `cwmp cpe …`: run the CPE agent.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use cwmp_cpe::config::Config;
+
+#[derive(Subcommand)]
+pub enum CpeCommand {
+    /// Run the agent of one device: it contacts the ACS of its configuration, answers
+    /// Connection Requests and keeps its state in the configured directory.
+    Run {
+        /// TOML configuration file (see docs/cpe.example.toml).
+        #[arg(long, env = "CWMP_CPE_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+pub async fn run(command: CpeCommand) -> anyhow::Result<()> {
+    match command {
+        CpeCommand::Run { config } => {
+            let config = Config::load(&config).with_context(|| format!("configuration {}", config.display()))?;
+            cwmp_cpe::shell::run(config, shutdown_signal()).await.context("CPE agent")
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

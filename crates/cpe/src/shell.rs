@@ -1,0 +1,636 @@
+//! The agent on tokio: real TCP and TLS connections to the ACS, the Connection Request
+//! listener, transfers, software modules and the device hooks around the sans-IO
+//! [`Agent`].
+//!
+//! One task runs the loop: it sends the agent's requests one at a time (no pipelining,
+//! 3.4.6) on one persistent connection per session (3.4.2), opening a new one when the ACS
+//! closed it, when a redirect points at another origin, or for the next session; it feeds
+//! responses, timeouts, Connection Requests and finished transfers back into the agent, and
+//! carries out the agent's effects.
+//!
+//! TLS (3.3): rustls with the ring provider and TLS 1.2 or later; the ACS certificate is
+//! validated against the configured CA file (or the webpki roots) with the URL's host as the
+//! reference identity (a DNS name, wildcards as RFC 6125 allows, or an IP address against
+//! the iPAddress SAN), the host is sent as SNI, and a client certificate is presented when
+//! configured. After a redirect the new host is the reference identity.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cwmp_model::persist::FileStore;
+use cwmp_model::{Features, Template, tr098, tr181};
+use cwmp_wire::rpc::OpResultStruct;
+use cwmp_wire::{DateTime, FaultCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use jiff::Timestamp;
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt as _, SeedableRng};
+use rustls::ClientConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::agent::{Agent, AgentConfig, Boot, BootError, Effect};
+use crate::config::{Config, ConfigError};
+use crate::connreq::{ConnReqConfig, ConnReqServer, ConnectionRequest};
+use crate::du::{DEVICE_PREFIX, DirectoryEe, SoftwareModules, change_du_state};
+use crate::hooks::{ApplyOutcome, CommandHooks, DeviceHooks, RebootOutcome};
+use crate::http::{HttpRequest, HttpResponse, Origin, Scheme};
+use crate::queue::{TransferJob, TransferKind, TransferResult};
+use crate::transfer::args::{DownloadFileType, UploadFileType};
+use crate::transfer::{Fetcher, TransferConfig, free_space};
+
+/// Why the agent could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("agent: {0}")]
+    Boot(#[from] BootError),
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    #[error("{context}: {error}")]
+    Io { context: String, error: std::io::Error },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ShellError {
+    let context = context.into();
+    move |error| ShellError::Io { context, error }
+}
+
+/// A TLS client configuration for the ACS: the CA file's certificates (or the webpki
+/// roots), and the client certificate when given.
+pub fn tls_config(
+    ca_file: Option<&Path>,
+    client_cert: Option<&Path>,
+    client_key: Option<&Path>,
+) -> Result<Arc<ClientConfig>, ShellError> {
+    let tls = |e: String| ShellError::Tls(e);
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| tls(format!("{}: {e}", path.display())))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| tls(format!("{}: {e}", path.display())))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(tls(format!("{}: no usable CA certificate", path.display())));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let builder = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls(e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| tls(format!("{}: {e}", cert.display())))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| tls(format!("{}: {e}", cert.display())))?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| tls(format!("{}: {e}", key.display())))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| tls(e.to_string()))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// One connection to the ACS.
+struct Connection {
+    origin: Origin,
+    sender: SendRequest<Full<Bytes>>,
+    local: SocketAddr,
+}
+
+/// Opens a connection to `origin`: the resolved addresses in random order (3.1 item 18),
+/// TLS for https.
+async fn connect(origin: &Origin, tls: &Arc<ClientConfig>, rng: &mut impl Rng) -> Result<Connection, String> {
+    let mut addresses: Vec<SocketAddr> = tokio::net::lookup_host((origin.host.as_str(), origin.port))
+        .await
+        .map_err(|e| format!("{}: {e}", origin.host))?
+        .collect();
+    for i in (1..addresses.len()).rev() {
+        let j = rng.random_range(0..=i);
+        addresses.swap(i, j);
+    }
+    let mut last_error = format!("{}: no address", origin.host);
+    for address in addresses {
+        let tcp = match TcpStream::connect(address).await {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                last_error = format!("{address}: {e}");
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let local = tcp.local_addr().map_err(|e| e.to_string())?;
+        let sender = match origin.scheme {
+            Scheme::Http => handshake(tcp).await?,
+            Scheme::Https => {
+                let name = match origin.host.parse::<IpAddr>() {
+                    Ok(ip) => ServerName::IpAddress(ip.into()),
+                    Err(_) => ServerName::try_from(origin.host.clone()).map_err(|e| format!("{}: {e}", origin.host))?,
+                };
+                let stream = tokio_rustls::TlsConnector::from(tls.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS with {}: {e}", origin.host))?;
+                handshake(stream).await?
+            }
+        };
+        return Ok(Connection { origin: origin.clone(), sender, local });
+    }
+    Err(last_error)
+}
+
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(%e, "connection to the ACS ended");
+        }
+    });
+    Ok(sender)
+}
+
+/// Sends one request and reads the response, the body bounded by `max_body`.
+async fn round_trip(
+    connection: &mut Connection,
+    request: &HttpRequest,
+    max_body: usize,
+) -> Result<HttpResponse, RoundTrip> {
+    connection.sender.ready().await.map_err(|e| RoundTrip::NotSent(e.to_string()))?;
+    let mut builder = hyper::Request::builder().method(HttpRequest::METHOD).uri(request.target());
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let outgoing =
+        builder.body(Full::new(Bytes::from(request.body.clone()))).map_err(|e| RoundTrip::Failed(e.to_string()))?;
+    let response = connection.sender.send_request(outgoing).await.map_err(|e| {
+        if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
+            RoundTrip::NotSent(e.to_string())
+        } else {
+            RoundTrip::Failed(e.to_string())
+        }
+    })?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = Limited::new(response.into_body(), max_body.saturating_add(1))
+        .collect()
+        .await
+        .map_err(|e| RoundTrip::Failed(format!("reading the response: {e}")))?
+        .to_bytes();
+    if body.len() > max_body {
+        return Err(RoundTrip::Failed(format!("response body larger than {max_body} bytes")));
+    }
+    Ok(HttpResponse { status, headers, body: body.to_vec() })
+}
+
+enum RoundTrip {
+    /// The connection was closed before the request went out (the ACS closed it after the
+    /// last response): a new connection may carry it.
+    NotSent(String),
+    Failed(String),
+}
+
+type InFlight = Pin<Box<dyn Future<Output = (Option<Connection>, Result<HttpResponse, String>)> + Send>>;
+
+/// The data model's Connection Request settings.
+struct ConnReqSettings {
+    username: String,
+    password: String,
+    enabled: bool,
+}
+
+impl ConnReqSettings {
+    fn of(agent: &Agent) -> ConnReqSettings {
+        ConnReqSettings {
+            username: agent.management_server("ConnectionRequestUsername").unwrap_or_default(),
+            password: agent.management_server("ConnectionRequestPassword").unwrap_or_default(),
+            enabled: agent.management_server("HTTPConnectionRequestEnable").is_none_or(|v| v != "0" && v != "false"),
+        }
+    }
+}
+
+/// What a finished transfer task reports.
+struct TransferDone {
+    id: u64,
+    result: TransferResult,
+    reboot: bool,
+}
+
+/// Everything the loop needs besides the agent.
+struct Shell {
+    config: Config,
+    agent_config: AgentConfig,
+    template: Arc<Template>,
+    state_dir: PathBuf,
+    tls: Arc<ClientConfig>,
+    hooks: Arc<dyn DeviceHooks>,
+    fetcher: Arc<Fetcher>,
+    modules: Option<Arc<std::sync::Mutex<SoftwareModules>>>,
+    connreq: Option<ConnReqServer>,
+    connreq_enabled: bool,
+}
+
+/// Runs the agent of `config` until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ShellError> {
+    let mut agent_config = config.agent_config()?;
+    let state_dir = config.state.dir.clone();
+    std::fs::create_dir_all(&state_dir).map_err(io(format!("{}", state_dir.display())))?;
+    let tls =
+        tls_config(config.acs.ca_file.as_deref(), config.acs.client_cert.as_deref(), config.acs.client_key.as_deref())?;
+    let download_dir = config.transfers.download_dir.clone().unwrap_or_else(|| state_dir.join("downloads"));
+    let transfer_config = TransferConfig {
+        download_dir,
+        max_size: config.transfers.max_size,
+        ca_file: config.transfers.ca_file.clone().or_else(|| config.acs.ca_file.clone()),
+        ..TransferConfig::default()
+    };
+    let fetcher = Arc::new(match &transfer_config.ca_file {
+        Some(_) => Fetcher::new(transfer_config).map_err(io("transfer TLS"))?,
+        None => Fetcher::with_tls_config(transfer_config, tls.clone()),
+    });
+    if let Ok(n) = fetcher.remove_partial_downloads()
+        && n > 0
+    {
+        tracing::info!(files = n, "removed partial downloads of an earlier run");
+    }
+    let modules = if config.software_modules.enable && config.device.model == "tr181" {
+        let root = config.software_modules.dir.clone().unwrap_or_else(|| state_dir.join("software-modules"));
+        let ee = DirectoryEe::open(root.join("ee"), "cwmp-directory").map_err(io(format!("{}", root.display())))?;
+        let modules = SoftwareModules::open(vec![Box::new(ee)], root.join("modules.json"), DEVICE_PREFIX)
+            .map_err(io(format!("{}", root.display())))?;
+        Some(Arc::new(std::sync::Mutex::new(modules)))
+    } else {
+        None
+    };
+    agent_config.software_modules = modules.is_some();
+    let template = Template::new(if config.device.model == "tr098" { tr098() } else { tr181() });
+    let hooks: Arc<dyn DeviceHooks> = Arc::new(CommandHooks::new(config.hooks.clone()));
+
+    let (connreq, connreq_rx) = if config.connection_request.enable {
+        let path_file = state_dir.join("connection-request-path");
+        let path = std::fs::read_to_string(&path_file).ok().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
+        let advertised = match &config.connection_request.advertised_host {
+            Some(host) => Some(host.clone()),
+            None => local_address_towards(&config.acs.url).await.map(|ip| ip.to_string()),
+        };
+        let cr_config = ConnReqConfig {
+            listen: config.connection_request.listen,
+            path,
+            advertised_host: advertised,
+            ..ConnReqConfig::default()
+        };
+        let (server, rx) = ConnReqServer::new(cr_config, "", "", &mut rand::rng());
+        std::fs::write(&path_file, server.path()).map_err(io(format!("{}", path_file.display())))?;
+        // Listening before the agent boots gives the URL its port for the first Inform;
+        // HTTPConnectionRequestEnable may close it again once the data model is read.
+        server
+            .start()
+            .await
+            .map_err(io(format!("connection request listener on {}", config.connection_request.listen)))?;
+        (Some(server), Some(rx))
+    } else {
+        (None, None)
+    };
+    let mut shell = Shell {
+        config,
+        agent_config,
+        template,
+        state_dir,
+        tls,
+        hooks,
+        fetcher,
+        modules,
+        connreq_enabled: connreq.is_some(),
+        connreq,
+    };
+    shell.run_loop(connreq_rx, shutdown).await
+}
+
+/// The local address the system would use to reach the ACS (a UDP socket connected to it
+/// sends nothing), for the Connection Request URL.
+async fn local_address_towards(url: &str) -> Option<IpAddr> {
+    let url = url::Url::parse(url).ok()?;
+    let origin = Origin::of(&url)?;
+    let target = tokio::net::lookup_host((origin.host.as_str(), origin.port)).await.ok()?.next()?;
+    let bind: SocketAddr =
+        if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+    let socket = tokio::net::UdpSocket::bind(bind).await.ok()?;
+    socket.connect(target).await.ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
+impl Shell {
+    fn boot(&self, now: Timestamp) -> Result<Agent, ShellError> {
+        let mut config = self.agent_config.clone();
+        if let Some(url) = self.connreq.as_ref().and_then(ConnReqServer::url) {
+            config.identity.push((format!("{}ManagementServer.ConnectionRequestURL", self.config.root()), url));
+        }
+        let agent = Agent::boot(Boot {
+            config,
+            template: self.template.clone(),
+            device_store: Box::new(FileStore::new(self.state_dir.join("device.json"))),
+            agent_store: Box::new(FileStore::new(self.state_dir.join("agent.json"))),
+            features: Features::default(),
+            backend: None,
+            hooks: Some(self.hooks.clone()),
+            now,
+            seed: rand::rng().random(),
+        })?;
+        Ok(agent)
+    }
+
+    /// Applies the Connection Request settings of the data model to the listener
+    /// (credentials; HTTPConnectionRequestEnable opens or closes the port, 3.2.2.2 item 9).
+    async fn sync_connreq(&mut self, settings: ConnReqSettings) {
+        let Some(server) = &self.connreq else { return };
+        server.set_credentials(settings.username, settings.password);
+        if settings.enabled != self.connreq_enabled || settings.enabled != server.is_listening() {
+            match server.set_enabled(settings.enabled).await {
+                Ok(()) => self.connreq_enabled = settings.enabled,
+                Err(e) => tracing::error!(%e, "connection request listener"),
+            }
+        }
+    }
+
+    async fn run_loop(
+        &mut self,
+        mut connreq_rx: Option<mpsc::Receiver<ConnectionRequest>>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ShellError> {
+        let mut agent = self.boot(Timestamp::now())?;
+        self.sync_connreq(ConnReqSettings::of(&agent)).await;
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<TransferDone>();
+        let (du_tx, mut du_rx) = mpsc::unbounded_channel::<(u64, Vec<OpResultStruct>)>();
+        let mut work = JoinSet::new();
+        let mut connection: Option<Connection> = None;
+        let mut in_flight: Option<InFlight> = None;
+        let mut halted = false;
+        tokio::pin!(shutdown);
+        loop {
+            // The agent's effects first: they may close the connection or restart the agent.
+            while let Some(effect) = agent.poll_effect() {
+                match effect {
+                    Effect::SessionStarted => {
+                        if let Some(server) = &self.connreq {
+                            server.set_session_active(true);
+                        }
+                        agent.set_download_space(free_space(&self.fetcher.config().download_dir).ok());
+                    }
+                    Effect::SessionEnded { .. } => {
+                        in_flight = None;
+                        connection = None;
+                        self.sync_connreq(ConnReqSettings::of(&agent)).await;
+                        if let Some(server) = &self.connreq {
+                            server.set_session_active(false);
+                        }
+                    }
+                    Effect::Transfer(job) => {
+                        let (fetcher, hooks, tx) = (self.fetcher.clone(), self.hooks.clone(), done_tx.clone());
+                        let scratch = self.state_dir.join("uploads");
+                        work.spawn(async move {
+                            let id = job.id;
+                            let (result, reboot) = perform(&job, &fetcher, hooks.as_ref(), &scratch).await;
+                            let _ = tx.send(TransferDone { id, result, reboot });
+                        });
+                    }
+                    Effect::ChangeDuState { id, request } => {
+                        let (fetcher, tx) = (self.fetcher.clone(), du_tx.clone());
+                        match self.modules.clone() {
+                            Some(modules) => {
+                                // The execution environment is not Sync: the job runs on a
+                                // blocking thread of its own.
+                                let runtime = tokio::runtime::Handle::current();
+                                work.spawn_blocking(move || {
+                                    let mut modules = modules.lock().unwrap_or_else(|p| p.into_inner());
+                                    let results = runtime.block_on(change_du_state(
+                                        &mut modules,
+                                        &request.operations,
+                                        fetcher.as_ref(),
+                                    ));
+                                    let _ = tx.send((id, results));
+                                });
+                            }
+                            None => tracing::error!("ChangeDUState without software modules"),
+                        }
+                    }
+                    Effect::Reboot | Effect::FactoryReset => {
+                        in_flight = None;
+                        connection = None;
+                        work.abort_all();
+                        let outcome = if effect == Effect::Reboot {
+                            self.hooks.reboot().await
+                        } else {
+                            self.hooks.factory_reset().await
+                        };
+                        match outcome {
+                            Ok(RebootOutcome::DeviceRebooting) => {
+                                tracing::warn!("the device is going down");
+                                halted = true;
+                            }
+                            Ok(RebootOutcome::RestartAgent) => {}
+                            Err(e) => tracing::error!(%e, "the hook failed; restarting the agent"),
+                        }
+                        if !halted {
+                            tracing::info!("restarting the agent as after a boot");
+                            agent = self.boot(Timestamp::now())?;
+                            self.sync_connreq(ConnReqSettings::of(&agent)).await;
+                        }
+                    }
+                }
+            }
+            if in_flight.is_none()
+                && !halted
+                && let Some(request) = agent.poll_transmit()
+            {
+                in_flight = Some(self.send(connection.take(), request));
+            }
+            let timer = agent.poll_timeout().filter(|_| !halted).map(instant);
+            tokio::select! {
+                () = &mut shutdown => {
+                    tracing::info!("stopping");
+                    return Ok(());
+                }
+                (kept, result) = async { in_flight.as_mut().expect("guarded").await }, if in_flight.is_some() => {
+                    in_flight = None;
+                    connection = kept;
+                    let now = Timestamp::now();
+                    match result {
+                        Ok(response) => agent.handle_response(now, response),
+                        Err(e) => {
+                            connection = None;
+                            agent.handle_connection_error(now, &e);
+                        }
+                    }
+                    if let (Some(c), Some(server)) = (&connection, &self.connreq)
+                        && self.config.connection_request.advertised_host.is_none()
+                    {
+                        self.learn_local_address(&mut agent, server, c.local);
+                    }
+                }
+                () = sleep_until(timer), if timer.is_some() => {
+                    agent.handle_timeout(Timestamp::now());
+                }
+                Some(_) = recv(&mut connreq_rx), if connreq_rx.is_some() => {
+                    agent.connection_request(Timestamp::now());
+                }
+                Some(done) = done_rx.recv() => {
+                    let now = Timestamp::now();
+                    agent.transfer_finished(now, done.id, done.result);
+                    if done.reboot {
+                        agent.request_reboot(now);
+                    }
+                }
+                Some((id, results)) = du_rx.recv() => {
+                    agent.du_state_change_finished(Timestamp::now(), id, results);
+                }
+            }
+        }
+    }
+
+    /// A local address other than the advertised one: the Connection Request URL changes
+    /// (a VALUE CHANGE, 3.2.2 item 3).
+    fn learn_local_address(&self, agent: &mut Agent, server: &ConnReqServer, local: SocketAddr) {
+        let host = local.ip().to_string();
+        let before = server.url();
+        server.set_advertised_host(Some(host));
+        let Some(url) = server.url() else { return };
+        if before.as_deref() != Some(url.as_str())
+            && agent.management_server("ConnectionRequestURL").as_deref() != Some(url.as_str())
+        {
+            let path = format!("{}ManagementServer.ConnectionRequestURL", self.config.root());
+            if let Err(e) = agent.set_local(Timestamp::now(), &path, &url) {
+                tracing::warn!(%e, "ConnectionRequestURL not updated");
+            }
+        }
+    }
+
+    /// The round trip of one request, reusing the connection when it goes to the same
+    /// origin and is still open.
+    fn send(&self, connection: Option<Connection>, request: HttpRequest) -> InFlight {
+        let tls = self.tls.clone();
+        let max_body = self.agent_config.max_message;
+        let seed: u64 = rand::rng().random();
+        Box::pin(async move {
+            let Some(origin) = request.origin() else {
+                return (None, Err(format!("not an http(s) URL: {}", request.url)));
+            };
+            let reused = connection.filter(|c| c.origin == origin && !c.sender.is_closed());
+            let was_reused = reused.is_some();
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut connection = match reused {
+                Some(c) => c,
+                None => match connect(&origin, &tls, &mut rng).await {
+                    Ok(c) => c,
+                    Err(e) => return (None, Err(e)),
+                },
+            };
+            match round_trip(&mut connection, &request, max_body).await {
+                Ok(response) => (Some(connection), Ok(response)),
+                // 3.4.2 item 2: the ACS closed the connection between two round trips.
+                Err(RoundTrip::NotSent(why)) if was_reused => {
+                    tracing::debug!(%why, "the ACS closed the connection; opening a new one");
+                    let mut fresh = match connect(&origin, &tls, &mut rng).await {
+                        Ok(c) => c,
+                        Err(e) => return (None, Err(e)),
+                    };
+                    match round_trip(&mut fresh, &request, max_body).await {
+                        Ok(response) => (Some(fresh), Ok(response)),
+                        Err(RoundTrip::NotSent(e) | RoundTrip::Failed(e)) => (None, Err(e)),
+                    }
+                }
+                Err(RoundTrip::NotSent(e) | RoundTrip::Failed(e)) => (None, Err(e)),
+            }
+        })
+    }
+}
+
+/// Performs a transfer: fetch and apply a download, or produce and PUT an upload.
+/// Returns the result and whether the device must reboot to apply it.
+async fn perform(
+    job: &TransferJob,
+    fetcher: &Fetcher,
+    hooks: &dyn DeviceHooks,
+    scratch: &Path,
+) -> (TransferResult, bool) {
+    let start = Timestamp::now();
+    if job.kind == TransferKind::Upload {
+        let Some(file_type) = UploadFileType::parse(&job.file_type) else {
+            return (TransferResult::failure(FaultCode::UploadFailure, "unknown FileType"), false);
+        };
+        if let Err(e) = std::fs::create_dir_all(scratch) {
+            return (TransferResult::failure(FaultCode::UploadFailure, e.to_string()), false);
+        }
+        let data = match hooks.upload_source(&file_type, scratch).await {
+            Ok(data) => data,
+            Err(e) => return (TransferResult::failure(e.fault, e.message), false),
+        };
+        return match fetcher.put(&job.url, &job.username, &job.password, data).await {
+            Ok(()) => (TransferResult::success(DateTime::utc(start), DateTime::utc(Timestamp::now())), false),
+            Err(e) => (TransferResult::failure(e.upload_fault(), e.to_string()), false),
+        };
+    }
+    let Some(file_type) = DownloadFileType::parse(&job.file_type) else {
+        return (TransferResult::failure(FaultCode::DownloadFailure, "unknown FileType"), false);
+    };
+    let fetched = match fetcher.fetch(&job.url, &job.username, &job.password, u64::from(job.file_size)).await {
+        Ok(fetched) => fetched,
+        Err(e) => return (TransferResult::failure(e.download_fault(), e.to_string()), false),
+    };
+    if job.window_end.is_some_and(|end| Timestamp::now() >= end) {
+        let _ = std::fs::remove_file(&fetched.path);
+        return (
+            TransferResult::failure(FaultCode::WindowExpired, "downloaded after the end of the time window"),
+            false,
+        );
+    }
+    let applied = hooks.apply_download(&file_type, &fetched.path, &job.target_file_name).await;
+    let _ = std::fs::remove_file(&fetched.path);
+    let done = TransferResult::success(DateTime::utc(fetched.start_time), DateTime::utc(Timestamp::now()));
+    match applied {
+        Ok(ApplyOutcome::Applied) => (done, false),
+        Ok(ApplyOutcome::RebootRequired) => (done, true),
+        Err(e) => (TransferResult::failure(e.fault, e.message), false),
+    }
+}
+
+fn instant(at: Timestamp) -> tokio::time::Instant {
+    let wait = at.duration_since(Timestamp::now());
+    let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + wait
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => None,
+    }
+}

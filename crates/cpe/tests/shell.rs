@@ -1,0 +1,331 @@
+//! The agent on tokio against the scripted ACS over real TCP and TLS: one persistent
+//! connection per session, the 401 answered on the same connection, a new connection after
+//! the ACS closes one, HTTPS with CA validation (DNS name and IP address), a client
+//! certificate, a Connection Request through the listener, a reboot through the hooks.
+
+mod scripted_acs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cwmp_cpe::config::Config;
+use cwmp_cpe::http::HttpResponse;
+use cwmp_http::digest::{NONCE_RANDOM_LEN, Secret, ServerVerifier};
+use cwmp_wire::rpc::*;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use scripted_acs::server::AcsServer;
+use scripted_acs::{ScriptedAcs, Seen};
+use tokio::sync::oneshot;
+
+struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), cwmp_cpe::shell::ShellError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("stops").unwrap().unwrap();
+    }
+}
+
+fn config_text(url: &str, dir: &std::path::Path, extra: &str) -> String {
+    format!(
+        r#"
+[acs]
+url = "{url}"
+password = "secret"
+response_timeout = 30
+{extra}
+[device]
+manufacturer = "ACME"
+oui = "00D09E"
+product_class = "STB"
+serial_number = "SN1"
+software_version = "1.0"
+[cwmp]
+periodic_inform = false
+time_zone = "UTC"
+[state]
+dir = "{}"
+[connection_request]
+listen = "127.0.0.1:0"
+advertised_host = "127.0.0.1"
+username = "cr"
+password = "crpw"
+"#,
+        dir.display()
+    )
+}
+
+fn start_agent(url: &str, extra: &str) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(&config_text(url, dir.path(), extra)).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(cwmp_cpe::shell::run(config, async {
+        let _ = stopped.await;
+    }));
+    Running { stop: Some(stop), task, _dir: dir }
+}
+
+/// Waits until the ACS saw something that satisfies `f`.
+async fn wait_for(acs: &AcsServer, what: &str, f: impl Fn(&[Seen]) -> bool) {
+    for _ in 0..500 {
+        if acs.with(|a| f(a.seen())) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}; saw {:?}", acs.with(|a| a.methods()));
+}
+
+fn completed_sessions(seen: &[Seen]) -> usize {
+    seen.iter().filter(|s| s.method().is_empty()).count()
+}
+
+#[tokio::test]
+async fn a_session_over_one_persistent_connection() {
+    let acs = AcsServer::start(ScriptedAcs::default()).await;
+    acs.with(|a| {
+        a.push_request(GetParameterValues { parameter_names: vec!["Device.DeviceInfo.SerialNumber".into()] });
+        a.push_request(GetRpcMethods {});
+    });
+    let agent = start_agent(&acs.url("http", "/cwmp"), "");
+    wait_for(&acs, "the boot session", |s| s.len() >= 4).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    assert_eq!(
+        seen.iter().map(Seen::method).collect::<Vec<_>>(),
+        ["Inform", "", "GetParameterValuesResponse", "GetRPCMethodsResponse"]
+    );
+    assert!(seen.iter().all(|s| s.connection == seen[0].connection), "one connection for the session");
+    assert_eq!(seen[0].events(), ["0 BOOTSTRAP|", "1 BOOT|"]);
+    let cr_url = seen[0].param("Device.ManagementServer.ConnectionRequestURL").unwrap();
+    assert!(cr_url.starts_with("http://127.0.0.1:"), "{cr_url}");
+    // A Connection Request through the listener opens the next session, on a new
+    // connection (the first one was closed when the session ended).
+    connection_request(&cr_url, "cr", "crpw").await;
+    wait_for(&acs, "the connection request session", |s| completed_sessions(s) >= 2).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    let informs: Vec<&Seen> = seen.iter().filter(|s| s.method() == "Inform").collect();
+    assert_eq!(informs[1].events(), ["6 CONNECTION REQUEST|"]);
+    assert_ne!(informs[1].connection, informs[0].connection);
+    agent.stop().await;
+}
+
+/// Sends an authenticated Connection Request (Digest, as an ACS does).
+async fn connection_request(url: &str, user: &str, password: &str) {
+    let url = url::Url::parse(url).unwrap();
+    let addr: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let get = |authorization: Option<String>| {
+        let mut builder = hyper::Request::builder().uri(url.path()).header("host", addr.to_string());
+        if let Some(a) = authorization {
+            builder = builder.header("authorization", a);
+        }
+        builder.body(Empty::<Bytes>::new()).unwrap()
+    };
+    let challenge = sender.send_request(get(None)).await.unwrap();
+    assert_eq!(challenge.status(), 401);
+    let header = challenge.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let _ = challenge.into_body().collect().await;
+    let challenge = cwmp_http::digest::Challenge::parse(&header).unwrap();
+    let mut client = cwmp_http::digest::Client::new(user, password, challenge, "0a4f113b").unwrap();
+    let credentials = client.authorization("GET", url.path()).to_string();
+    let answer = sender.send_request(get(Some(credentials))).await.unwrap();
+    assert!(matches!(answer.status().as_u16(), 200 | 204), "{}", answer.status());
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.is_empty());
+}
+
+#[tokio::test]
+async fn digest_challenge_answered_on_the_same_connection() {
+    let verifier = ServerVerifier::new("acs", b"key".to_vec());
+    let mut acs = ScriptedAcs::default();
+    acs.set_hook(move |seen, _| {
+        let now = seen.at.as_second() as u64;
+        let authorized = seen
+            .header("authorization")
+            .and_then(|a| cwmp_http::auth::Authorization::parse(a).ok())
+            .is_some_and(|a| match a {
+                cwmp_http::auth::Authorization::Digest(c) => {
+                    verifier.verify(&c, "POST", "/cwmp", Secret::Password("secret"), now, None).is_ok()
+                }
+                _ => false,
+            });
+        (!authorized).then(|| {
+            let challenge = verifier.challenges(now, [3; NONCE_RANDOM_LEN], false)[0].to_string();
+            HttpResponse::new(401).with_header("WWW-Authenticate", &challenge)
+        })
+    });
+    let acs = AcsServer::start(acs).await;
+    let agent = start_agent(&acs.url("http", "/cwmp"), "");
+    wait_for(&acs, "the session", |s| completed_sessions(s) >= 1).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    assert_eq!(seen.iter().map(Seen::method).collect::<Vec<_>>(), ["Inform", "Inform", ""]);
+    assert!(seen[0].header("authorization").is_none());
+    assert_eq!(seen[1].connection, seen[0].connection, "the challenge is answered on the same connection");
+    assert_eq!(seen[2].connection, seen[0].connection);
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_connection_after_the_acs_closes_one() {
+    let mut acs = ScriptedAcs::default();
+    acs.push_request(GetRpcMethods {});
+    acs.set_hook(|seen, script| {
+        let mut response = script.respond(seen);
+        if seen.method() == "Inform" {
+            response.headers.push(("Set-Cookie".into(), "session=42".into()));
+            response.headers.push(("Connection".into(), "close".into()));
+        }
+        Some(response)
+    });
+    let acs = AcsServer::start(acs).await;
+    let agent = start_agent(&acs.url("http", "/cwmp"), "");
+    wait_for(&acs, "the session", |s| s.len() >= 3).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    assert_ne!(seen[1].connection, seen[0].connection, "a new connection after Connection: close");
+    assert_eq!(seen[2].connection, seen[1].connection);
+    assert_eq!(seen[1].header("cookie"), Some("session=42"), "cookies carried to the new connection");
+    assert_eq!(seen[2].header("cookie"), Some("session=42"));
+    agent.stop().await;
+}
+
+struct Pki {
+    ca_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
+    server: Arc<rustls::ServerConfig>,
+    server_with_client_auth: Arc<rustls::ServerConfig>,
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert =
+        CertificateParams::new(vec!["00D09E-STB-SN1".to_owned()]).unwrap().signed_by(&client_key, &ca).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = || rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![server_cert.der().clone()], key())
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().unwrap();
+    let server_with_client_auth = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![server_cert.der().clone()], key())
+        .unwrap();
+    Pki {
+        ca_pem: ca.pem(),
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
+        server: Arc::new(server),
+        server_with_client_auth: Arc::new(server_with_client_auth),
+    }
+}
+
+#[tokio::test]
+async fn https_with_ca_validation_by_name_and_address() {
+    let pki = pki();
+    let files = tempfile::tempdir().unwrap();
+    let ca = files.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    for host in ["localhost", "127.0.0.1"] {
+        let acs = AcsServer::start_tls(ScriptedAcs::default(), pki.server.clone()).await;
+        let url = format!("https://{host}:{}/cwmp", acs.addr.port());
+        let agent = start_agent(&url, &format!("ca_file = \"{}\"", ca.display()));
+        wait_for(&acs, "the session", |s| completed_sessions(s) >= 1).await;
+        let seen = acs.with(|a| a.seen().to_vec());
+        // Preemptive Basic over TLS with the 3.4.4 username.
+        let basic = cwmp_http::basic::Credentials::parse(seen[0].header("authorization").unwrap()).unwrap();
+        assert!(basic.matches("00D09E-STB-SN1", "secret"), "{host}");
+        agent.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn https_with_an_unknown_ca_fails() {
+    let pki = pki();
+    let other = self::pki();
+    let files = tempfile::tempdir().unwrap();
+    let ca = files.path().join("other-ca.pem");
+    std::fs::write(&ca, &other.ca_pem).unwrap();
+    let acs = AcsServer::start_tls(ScriptedAcs::default(), pki.server.clone()).await;
+    let url = format!("https://localhost:{}/cwmp", acs.addr.port());
+    let agent = start_agent(&url, &format!("ca_file = \"{}\"", ca.display()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(acs.with(|a| a.seen().is_empty()), "no request without a valid certificate");
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn https_with_a_client_certificate() {
+    let pki = pki();
+    let files = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = (files.path().join("ca.pem"), files.path().join("cpe.pem"), files.path().join("cpe.key"));
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    std::fs::write(&cert, &pki.client_cert_pem).unwrap();
+    std::fs::write(&key, &pki.client_key_pem).unwrap();
+    let acs = AcsServer::start_tls(ScriptedAcs::default(), pki.server_with_client_auth.clone()).await;
+    let url = format!("https://localhost:{}/cwmp", acs.addr.port());
+    let extra = format!(
+        "ca_file = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"",
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    let agent = start_agent(&url, &extra);
+    wait_for(&acs, "the session", |s| completed_sessions(s) >= 1).await;
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn reboot_restarts_the_agent_with_the_safe_hooks() {
+    let acs = AcsServer::start(ScriptedAcs::default()).await;
+    acs.with(|a| a.push_request(Reboot { command_key: "rk".into() }));
+    let agent = start_agent(&acs.url("http", "/cwmp"), "");
+    wait_for(&acs, "the session after the reboot", |s| completed_sessions(s) >= 2).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    let informs: Vec<&Seen> = seen.iter().filter(|s| s.method() == "Inform").collect();
+    assert_eq!(informs[1].events(), ["1 BOOT|", "M Reboot|rk"]);
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_acs_is_retried() {
+    // A port with nothing listening: connection refused, the session fails and is retried
+    // after 5-10 s; the agent keeps running and stops cleanly.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let agent = start_agent(&format!("http://127.0.0.1:{port}/cwmp"), "");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = std::fs::read(agent._dir.path().join("agent.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    assert_eq!(state["retry_count"], 1);
+    agent.stop().await;
+}

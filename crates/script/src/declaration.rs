@@ -1,0 +1,342 @@
+//! `declare()` and `clear()` arguments, checked and converted from JavaScript.
+//!
+//! GenieACS's forms are accepted: `attrTimestamps` and `attrValues` may be `null` or
+//! `undefined`; a value is a scalar or `[value, type]`; an instance count is `n` or
+//! `[min, max]`; timestamps are numbers (ms since the epoch) or `Date`s. Anything else
+//! (an unknown attribute, an object as a value, a negative count...) is refused, because
+//! GenieACS would silently ignore it and the operator would never know.
+
+use rquickjs::function::This;
+use rquickjs::{Ctx, Function, Object, Value};
+use serde_json::{Number, Value as Json};
+
+/// One `declare(path, attrTimestamps, attrValues)` call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Declaration {
+    /// The path as the script wrote it (wildcards and alias filters included).
+    pub path: String,
+    /// How fresh each attribute must be (`attrTimestamps`).
+    pub timestamps: AttrTimestamps,
+    /// What each attribute should be (`attrValues`).
+    pub values: AttrValues,
+    /// Number of `commit()` calls before this declaration: the planner applies the
+    /// declarations of batch 0 before those of batch 1, and so on.
+    pub batch: u32,
+}
+
+/// `attrTimestamps`: the attribute must have been refreshed from the device at or after this
+/// time (ms since the epoch). `None` where the script gave none; GenieACS treats a missing
+/// `path` as 1 (known at all) and the attributes that have a declared value as 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttrTimestamps {
+    /// Presence of the matching nodes (instance discovery).
+    pub path: Option<i64>,
+    /// Whether the node is an object.
+    pub object: Option<i64>,
+    /// Writable attribute.
+    pub writable: Option<i64>,
+    /// Value.
+    pub value: Option<i64>,
+    /// Notification attribute.
+    pub notification: Option<i64>,
+    /// AccessList attribute.
+    pub access_list: Option<i64>,
+}
+
+/// `attrValues`: what the attributes of every matching node should be.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttrValues {
+    /// The value (string, number or boolean; a `Date` becomes its ISO 8601 UTC text with the
+    /// type `xsd:dateTime`) and the type, when the script gave `[value, type]`. Without a type
+    /// the planner converts the value to the parameter's type.
+    pub value: Option<(Json, Option<String>)>,
+    /// Number of instances matching the path, `min..=max` (a number `n` means `n..=n`): the
+    /// planner adds or deletes instances to get within the range.
+    pub path: Option<(u32, u32)>,
+    /// Notification attribute, 0-6.
+    pub notification: Option<i32>,
+    /// AccessList attribute.
+    pub access_list: Option<Vec<String>>,
+    /// Writable (only meaningful for virtual parameters and the ACS's own trees).
+    pub writable: Option<bool>,
+}
+
+impl Declaration {
+    /// Approximate host memory the declaration holds, for the run's memory budget.
+    pub(crate) fn host_bytes(&self) -> usize {
+        let value = self.values.value.as_ref().map_or(0, |(v, t)| json_bytes(v) + t.as_ref().map_or(0, String::len));
+        let access_list = self.values.access_list.as_ref().map_or(0, |l| l.iter().map(|s| s.len() + 24).sum());
+        std::mem::size_of::<Declaration>() + self.path.len() + value + access_list
+    }
+}
+
+/// Heap bytes of a scalar JSON value (strings are the only ones with a heap part).
+fn json_bytes(value: &Json) -> usize {
+    match value {
+        Json::String(s) => s.len(),
+        _ => 0,
+    }
+}
+
+/// Longest path accepted, in bytes (TR-069 paths are at most 256 characters; alias filters
+/// make GenieACS paths longer).
+const MAX_PATH: usize = 4096;
+/// Longest `xsd` type name accepted.
+const MAX_TYPE: usize = 64;
+/// Largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// Converts the arguments of `declare()`. `date` is the sandbox's original `Date` constructor.
+pub(crate) fn declaration<'js>(
+    ctx: &Ctx<'js>,
+    date: &Value<'js>,
+    path: &Value<'js>,
+    timestamps: &Value<'js>,
+    values: &Value<'js>,
+    batch: u32,
+) -> Result<Declaration, String> {
+    let path = path_argument(path, "declare")?;
+    let in_call = |e: String| format!("declare({path:?}): {e}");
+    let timestamps = attr_timestamps(ctx, date, timestamps).map_err(in_call)?;
+    let values = attr_values(ctx, date, values).map_err(in_call)?;
+    Ok(Declaration { path, timestamps, values, batch })
+}
+
+/// Converts the arguments of `clear(path, timestamp)`.
+pub(crate) fn clear<'js>(
+    ctx: &Ctx<'js>,
+    date: &Value<'js>,
+    path: &Value<'js>,
+    timestamp: &Value<'js>,
+    attributes: &Value<'js>,
+) -> Result<(String, i64), String> {
+    let path = path_argument(path, "clear")?;
+    if !attributes.is_undefined() {
+        return Err(format!("clear({path:?}): the attribute list argument is not supported"));
+    }
+    let timestamp = timestamp_of(ctx, date, timestamp).map_err(|e| format!("clear({path:?}): timestamp {e}"))?;
+    Ok((path, timestamp))
+}
+
+/// The path argument of `function` (`declare` or `clear`).
+fn path_argument(path: &Value<'_>, function: &str) -> Result<String, String> {
+    let Some(text) = path.as_string() else {
+        return Err(format!("{function}(): the path must be a string, not {}", type_name(path)));
+    };
+    let text = text.to_string().map_err(|e| e.to_string())?;
+    if text.trim().is_empty() {
+        return Err(format!("{function}(): the path is empty"));
+    }
+    if text.len() > MAX_PATH {
+        return Err(format!("{function}(): the path is longer than {MAX_PATH} bytes"));
+    }
+    Ok(text)
+}
+
+/// `null`/`undefined` as "no attributes"; otherwise a plain object, iterated by own keys.
+fn attributes<'js>(value: &Value<'js>, what: &str) -> Result<Vec<(String, Value<'js>)>, String> {
+    if value.is_null() || value.is_undefined() {
+        return Ok(Vec::new());
+    }
+    let Some(object) = value.as_object().filter(|_| !value.is_array() && !value.is_function()) else {
+        return Err(format!("{what} must be an object, null or undefined, not {}", type_name(value)));
+    };
+    let mut out = Vec::new();
+    for prop in object.props::<String, Value>() {
+        let (key, v) = prop.map_err(|e| e.to_string())?;
+        // `{value: undefined}` is how scripts often write "nothing to declare".
+        if !v.is_undefined() {
+            out.push((key, v));
+        }
+    }
+    Ok(out)
+}
+
+fn attr_timestamps<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<AttrTimestamps, String> {
+    let mut t = AttrTimestamps::default();
+    for (key, v) in attributes(value, "attrTimestamps")? {
+        let slot = match key.as_str() {
+            "path" => &mut t.path,
+            "object" => &mut t.object,
+            "writable" => &mut t.writable,
+            "value" => &mut t.value,
+            "notification" => &mut t.notification,
+            "accessList" => &mut t.access_list,
+            _ => return Err(format!("unknown attribute {key:?} in attrTimestamps")),
+        };
+        *slot = Some(timestamp_of(ctx, date, &v).map_err(|e| format!("attrTimestamps.{key} {e}"))?);
+    }
+    Ok(t)
+}
+
+fn attr_values<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<AttrValues, String> {
+    let mut out = AttrValues::default();
+    for (key, v) in attributes(value, "attrValues")? {
+        let error = |e: String| format!("attrValues.{key} {e}");
+        match key.as_str() {
+            "value" => out.value = Some(typed_value(ctx, date, &v).map_err(error)?),
+            "path" => out.path = Some(instance_count(&v).map_err(error)?),
+            "notification" => {
+                out.notification = Some(
+                    integer(&v)
+                        .filter(|n| (0.0..=6.0).contains(n))
+                        .ok_or_else(|| error("must be an integer from 0 to 6".into()))? as i32,
+                )
+            }
+            "accessList" => out.access_list = Some(access_list(&v).map_err(error)?),
+            "writable" => {
+                out.writable =
+                    Some(v.as_bool().ok_or_else(|| error(format!("must be a boolean, not {}", type_name(&v))))?)
+            }
+            "object" => return Err("attrValues.object cannot be declared: it is read-only".into()),
+            _ => return Err(format!("unknown attribute {key:?} in attrValues")),
+        }
+    }
+    Ok(out)
+}
+
+/// A timestamp: a finite number (truncated to whole ms) or a valid `Date`.
+fn timestamp_of<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<i64, String> {
+    let ms = match date_millis(ctx, date, value)? {
+        Some(ms) => ms,
+        None => value.as_number().ok_or_else(|| format!("must be a number or a Date, not {}", type_name(value)))?,
+    };
+    if !ms.is_finite() {
+        return Err("must be a finite number".into());
+    }
+    Ok(ms.trunc() as i64)
+}
+
+/// The `getTime()` of a `Date`, `None` if `value` is not a `Date`.
+fn date_millis<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<Option<f64>, String> {
+    let Some(object) = value.as_object() else { return Ok(None) };
+    if !object.is_instance_of(date) {
+        return Ok(None);
+    }
+    let prototype: Object = date.as_object().ok_or("Date is not an object")?.get("prototype").map_err(js_error(ctx))?;
+    let get_time: Function = prototype.get("getTime").map_err(js_error(ctx))?;
+    get_time.call::<_, f64>((This(value.clone()),)).map(Some).map_err(js_error(ctx))
+}
+
+/// `value` or `[value]` or `[value, type]`.
+fn typed_value<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<(Json, Option<String>), String> {
+    let Some(array) = value.as_array() else {
+        return scalar(ctx, date, value);
+    };
+    if !(1..=2).contains(&array.len()) {
+        return Err(format!("must be a value or [value, type], not an array of {}", array.len()));
+    }
+    let (v, date_type) = scalar(ctx, date, &array.get(0).map_err(js_error(ctx))?)?;
+    let kind: Value = array.get(1).map_err(js_error(ctx))?;
+    if kind.is_undefined() || kind.is_null() {
+        return Ok((v, date_type));
+    }
+    let Some(kind) = kind.as_string() else {
+        return Err(format!("type must be a string like \"xsd:string\", not {}", type_name(&kind)));
+    };
+    let kind = kind.to_string().map_err(|e| e.to_string())?;
+    if kind.is_empty() || kind.len() > MAX_TYPE || kind.contains(char::is_whitespace) {
+        return Err(format!("type {kind:?} is not a type name like \"xsd:string\""));
+    }
+    Ok((v, Some(kind)))
+}
+
+/// A string, boolean, finite number or `Date` (which brings the type `xsd:dateTime`).
+fn scalar<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<(Json, Option<String>), String> {
+    if let Some(s) = value.as_string() {
+        return Ok((Json::String(s.to_string().map_err(|e| e.to_string())?), None));
+    }
+    if let Some(b) = value.as_bool() {
+        return Ok((Json::Bool(b), None));
+    }
+    if let Some(n) = value.as_number() {
+        return Ok((number(n).ok_or("must be a finite number")?, None));
+    }
+    if let Some(ms) = date_millis(ctx, date, value)? {
+        return Ok((Json::String(iso_date_time(ms).ok_or("is an invalid Date")?), Some("xsd:dateTime".into())));
+    }
+    Err(format!("must be a string, number, boolean, Date or [value, type], not {}", type_name(value)))
+}
+
+/// A JSON number: integral values within the safe range as integers, others as floats.
+fn number(n: f64) -> Option<Json> {
+    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER {
+        Some(Json::Number(Number::from(n as i64)))
+    } else {
+        Number::from_f64(n).map(Json::Number)
+    }
+}
+
+/// `ms` since the epoch as `YYYY-MM-DDThh:mm:ss[.fff]Z` (no fraction when it is zero).
+pub(crate) fn iso_date_time(ms: f64) -> Option<String> {
+    if !ms.is_finite() {
+        return None;
+    }
+    let at = jiff::Timestamp::from_millisecond(ms.trunc() as i64).ok()?;
+    Some(at.to_string())
+}
+
+fn integer(value: &Value<'_>) -> Option<f64> {
+    value.as_number().filter(|n| n.is_finite() && n.fract() == 0.0)
+}
+
+fn count(value: &Value<'_>) -> Result<u32, String> {
+    integer(value)
+        .filter(|n| (0.0..=f64::from(u32::MAX)).contains(n))
+        .map(|n| n as u32)
+        .ok_or_else(|| format!("must be a non-negative integer, not {}", describe(value)))
+}
+
+/// `n` or `[min, max]`.
+fn instance_count(value: &Value<'_>) -> Result<(u32, u32), String> {
+    let Some(array) = value.as_array() else {
+        let n = count(value)?;
+        return Ok((n, n));
+    };
+    if array.len() != 2 {
+        return Err(format!("must be a count or [min, max], not an array of {}", array.len()));
+    }
+    let bound = |i: usize| array.get::<Value>(i).map_err(|e| e.to_string()).and_then(|v| count(&v));
+    let (min, max) = (bound(0)?, bound(1)?);
+    if min > max {
+        return Err(format!("[{min}, {max}]: min is above max"));
+    }
+    Ok((min, max))
+}
+
+fn access_list(value: &Value<'_>) -> Result<Vec<String>, String> {
+    let Some(array) = value.as_array() else {
+        return Err(format!("must be an array of strings, not {}", type_name(value)));
+    };
+    array
+        .iter::<Value>()
+        .map(|item| {
+            let item = item.map_err(|e| e.to_string())?;
+            match item.as_string() {
+                Some(s) => s.to_string().map_err(|e| e.to_string()),
+                None => Err(format!("must be an array of strings, not of {}", type_name(&item))),
+            }
+        })
+        .collect()
+}
+
+fn type_name(value: &Value<'_>) -> &'static str {
+    if value.is_array() { "an array" } else { value.type_name() }
+}
+
+fn describe(value: &Value<'_>) -> String {
+    match value.as_number() {
+        Some(n) => n.to_string(),
+        None => type_name(value).to_string(),
+    }
+}
+
+fn js_error<'a, 'js>(ctx: &'a Ctx<'js>) -> impl Fn(rquickjs::Error) -> String + 'a {
+    move |e| match e {
+        rquickjs::Error::Exception => {
+            let thrown = ctx.catch();
+            thrown.as_exception().and_then(|x| x.message()).unwrap_or_else(|| format!("threw {}", type_name(&thrown)))
+        }
+        other => other.to_string(),
+    }
+}

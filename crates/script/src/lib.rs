@@ -1,0 +1,144 @@
+//! Sandbox for GenieACS-style provision and virtual parameter scripts.
+//!
+//! The ACS's provisioning planner calls [`run`] with a script, its arguments, the session's
+//! clock, a per-device seed and the ACS's snapshot of the device ([`ScriptData`]); it gets back
+//! what the script declared ([`Output`]) or why it failed ([`ScriptError`]). Scripts are
+//! JavaScript (ES2023, [QuickJS](https://github.com/quickjs-ng/quickjs) through `rquickjs`),
+//! run synchronously, with no I/O, in strict mode, under [`Limits`] of memory, stack and time.
+//!
+//! # The script's API
+//!
+//! | JavaScript | What it does here |
+//! | --- | --- |
+//! | `declare(path, attrTimestamps, attrValues)` | Records a [`Declaration`] and returns a result over the nodes that match `path` now: `.value` (`[value, type]` of the first match), `.path`, `.size` (number of matches), `.object`, `.writable`, `.notification`, `.accessList`, and iteration (`for (const p of declare(...))`) over per-match objects with the same fields |
+//! | `clear(path, timestamp)` | Records a clear: the ACS forgets what it knows under `path` that is older than `timestamp` |
+//! | `commit()` | Starts a new batch: later declarations get the next [`Declaration::batch`], and the planner applies batches in order |
+//! | `log(...values)` | Strings as they are, other values as JSON, joined by spaces, into [`Output::logs`] |
+//! | `args` | The preset's arguments (virtual parameters: whatever the ACS passes, see below) |
+//! | `Date.now()`, `new Date()` | The session's time ([`Input::now`]), the same for the whole session |
+//! | `Date.now(interval[, variance])` | Start of the current interval, shifted per device: `now - ((now + offset) % interval)` with `offset = h % variance`, `variance` defaulting to `interval` and `h` a 32-bit number derived from [`Input::seed`]. `Date.now(3600000)` changes once an hour, at a different minute for each device |
+//! | `Math.random()` | A SplitMix64 sequence from [`Input::seed`], restarted on every run: re-runs in a session see the same numbers, other devices others. `Math.random.seed(v)` and `Math.random.seedCombine(v)` reseed as in GenieACS |
+//! | `ext(...)` | Throws: external scripts need I/O, which the sandbox does not have |
+//!
+//! A script may end with `return value;`: the value, as JSON, is [`Output::result`]. Virtual
+//! parameter scripts return `{writable: bool, value: [v, type]}` this way.
+//!
+//! ## Values
+//!
+//! `attrValues.value` may be a string, number, boolean or `Date`, or `[value, type]` with a
+//! type like `"xsd:unsignedInt"`. A `Date` becomes its ISO 8601 text in UTC with the type
+//! `xsd:dateTime`. `attrValues.path` is an instance count `n` or a range `[min, max]`.
+//! Timestamps are numbers of ms since the epoch or `Date`s. Unknown attributes, objects as
+//! values, counts that are not whole numbers and the like end the run with
+//! [`ScriptError::InvalidDeclaration`] (GenieACS would ignore them silently).
+//!
+//! Values read from the device are typed as GenieACS types them: `xsd:boolean` is a boolean,
+//! the integer types are numbers, `xsd:dateTime` is a number of ms since the epoch, anything
+//! else (or a value that does not parse as its type) a string.
+//!
+//! # How a run ends
+//!
+//! The script's declarations are answered from the snapshot the ACS gives. The first time the
+//! script reads a result (`.value`, `.size`, iterating...), the sandbox asks
+//! [`ScriptData::satisfies`] whether the snapshot answers that declaration. If not, the run
+//! stops there, like GenieACS's implicit commit, with [`Output::suspended_at`] set: the ACS
+//! fetches or sets what the declarations ask and runs the script again. Unlike GenieACS, a run
+//! does not stop at `commit()` or at declarations whose results are never read, so one run
+//! usually yields everything the script wants and the planner can group it into few RPCs.
+//!
+//! The run fails with [`ScriptError::Timeout`], [`ScriptError::OutOfMemory`] or
+//! [`ScriptError::StackOverflow`] when it exceeds its [`Limits`], even if the script catches
+//! the error; with [`ScriptError::Exception`] when the script throws; with
+//! [`ScriptError::Syntax`] when it does not compile. The process is unaffected.
+//!
+//! # Differences from GenieACS
+//!
+//! - `ext()` is not available (no I/O); `Date.now(cron)` is not supported; `clear()` takes no
+//!   attribute list.
+//! - Invalid `declare()` arguments are errors, not silently ignored.
+//! - `.size` is 0, not `undefined`, when nothing matches (`if (d.size)` works the same).
+//! - A run stops only where the script reads data the snapshot lacks, not at every
+//!   `commit()`: scripts run fewer times per session.
+//! - GenieACS passes virtual parameter scripts `args` of four elements (current timestamps and
+//!   values, declared timestamps and values); here `args` is exactly what the ACS puts in
+//!   [`Input::args`].
+//! - `log()` output is bounded ([`Limits::log_bytes`]).
+//! - Built-ins are those of the language plus `Date`, `RegExp`, `JSON`, `Map`/`Set` and
+//!   `Promise`; there are no typed arrays, `Proxy`, `WeakRef`, timers or Node.js modules, and
+//!   promise callbacks never run (scripts are synchronous).
+//!
+//! # Isolation and cost
+//!
+//! Every run gets a fresh JavaScript context, so nothing leaks between runs or devices;
+//! [`run`] reuses one QuickJS runtime per thread (a [`Sandbox`]), dropping it after a run that
+//! hit a limit. A runtime compiles each script once and keeps its bytecode (up to 256
+//! scripts), so later runs only load it. Most of a run's cost is creating and freeing the
+//! context; `docs/performance.md` has the measured figures (`cargo bench -p cwmp-script`).
+//!
+//! [`run`] is synchronous and CPU-bound: call it from a blocking thread
+//! (`tokio::task::spawn_blocking`), whose stack must hold [`Limits::stack_bytes`] plus the
+//! host's frames (the 2 MiB of tokio's blocking threads are enough for the default limits).
+
+mod data;
+mod declaration;
+mod host;
+mod limits;
+mod memory;
+mod output;
+mod sandbox;
+mod seed;
+mod value;
+
+use std::cell::RefCell;
+
+pub use data::{Node, ScriptData};
+pub use declaration::{AttrTimestamps, AttrValues, Declaration};
+pub use limits::Limits;
+pub use output::{Output, ScriptError};
+pub use sandbox::Sandbox;
+
+/// One run's inputs.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    /// The script's JavaScript source.
+    pub source: &'a str,
+    /// Its name, used as the file name in stack traces.
+    pub name: &'a str,
+    /// The global `args` (the preset's arguments for provisions).
+    pub args: &'a [serde_json::Value],
+    /// The session's time, ms since the epoch: `Date.now()` for the whole session.
+    pub now: i64,
+    /// Per-device seed (e.g. a hash of the device id) for `Math.random()` and the offset of
+    /// `Date.now(interval)`.
+    pub seed: u64,
+    /// The ACS's snapshot of the device.
+    pub data: &'a dyn ScriptData,
+    /// Limits of this run.
+    pub limits: &'a Limits,
+}
+
+thread_local! {
+    static SANDBOX: RefCell<Option<Sandbox>> = const { RefCell::new(None) };
+}
+
+/// Runs a script on this thread's [`Sandbox`], creating it on first use.
+///
+/// A run that exceeded a limit drops the runtime, so the next run starts from a clean one. A
+/// run started from inside another (a [`ScriptData`] that evaluates a virtual parameter) gets
+/// a runtime of its own.
+pub fn run(input: &Input<'_>) -> Result<Output, ScriptError> {
+    SANDBOX.with(|slot| {
+        let Ok(mut slot) = slot.try_borrow_mut() else {
+            return Sandbox::new()?.run(input);
+        };
+        let sandbox = match slot.take() {
+            Some(sandbox) => sandbox,
+            None => Sandbox::new()?,
+        };
+        let outcome = sandbox.run(input);
+        if !matches!(outcome, Err(ScriptError::Timeout | ScriptError::OutOfMemory | ScriptError::StackOverflow)) {
+            *slot = Some(sandbox);
+        }
+        outcome
+    })
+}
