@@ -7,7 +7,7 @@
 //! GenieACS would silently ignore it and the operator would never know.
 
 use rquickjs::function::This;
-use rquickjs::{Ctx, Function, Object, Value};
+use rquickjs::{Ctx, Exception, Function, Object, Value};
 use serde_json::{Number, Value as Json};
 
 /// One `declare(path, attrTimestamps, attrValues)` call.
@@ -86,6 +86,44 @@ const MAX_TYPE: usize = 64;
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
+/// Why arguments were refused.
+#[derive(Debug)]
+pub(crate) enum ArgError {
+    /// They mean nothing: the run fails with [`ScriptError::InvalidDeclaration`](crate::ScriptError).
+    Invalid(String),
+    /// Reading them ran JavaScript (a getter, `getTime`) that threw, or was interrupted: the
+    /// exception is pending and goes on to the script, like any other.
+    Js(rquickjs::Error),
+}
+
+impl From<rquickjs::Error> for ArgError {
+    fn from(error: rquickjs::Error) -> ArgError {
+        ArgError::Js(error)
+    }
+}
+
+impl From<String> for ArgError {
+    fn from(message: String) -> ArgError {
+        ArgError::Invalid(message)
+    }
+}
+
+impl From<&str> for ArgError {
+    fn from(message: &str) -> ArgError {
+        ArgError::Invalid(message.into())
+    }
+}
+
+impl ArgError {
+    /// Prefixes the message of an invalid argument.
+    fn within(self, prefix: impl std::fmt::Display) -> ArgError {
+        match self {
+            ArgError::Invalid(message) => ArgError::Invalid(format!("{prefix}{message}")),
+            js => js,
+        }
+    }
+}
+
 /// Converts the arguments of `declare()`. `date` is the sandbox's original `Date` constructor.
 pub(crate) fn declaration<'js>(
     ctx: &Ctx<'js>,
@@ -94,11 +132,11 @@ pub(crate) fn declaration<'js>(
     timestamps: &Value<'js>,
     values: &Value<'js>,
     batch: u32,
-) -> Result<Declaration, String> {
+) -> Result<Declaration, ArgError> {
     let path = path_argument(path, "declare")?;
-    let in_call = |e: String| format!("declare({path:?}): {e}");
-    let timestamps = attr_timestamps(ctx, date, timestamps).map_err(in_call)?;
-    let values = attr_values(ctx, date, values).map_err(in_call)?;
+    let prefix = format!("declare({path:?}): ");
+    let timestamps = attr_timestamps(ctx, date, timestamps).map_err(|e| e.within(&prefix))?;
+    let values = attr_values(ctx, date, values).map_err(|e| e.within(&prefix))?;
     Ok(Declaration { path, timestamps, values, batch })
 }
 
@@ -109,41 +147,41 @@ pub(crate) fn clear<'js>(
     path: &Value<'js>,
     timestamp: &Value<'js>,
     attributes: &Value<'js>,
-) -> Result<(String, i64), String> {
+) -> Result<(String, i64), ArgError> {
     let path = path_argument(path, "clear")?;
     if !attributes.is_undefined() {
-        return Err(format!("clear({path:?}): the attribute list argument is not supported"));
+        return Err(format!("clear({path:?}): the attribute list argument is not supported").into());
     }
-    let timestamp = timestamp_of(ctx, date, timestamp).map_err(|e| format!("clear({path:?}): timestamp {e}"))?;
+    let timestamp = timestamp_of(ctx, date, timestamp).map_err(|e| e.within(format!("clear({path:?}): timestamp ")))?;
     Ok((path, timestamp))
 }
 
 /// The path argument of `function` (`declare` or `clear`).
-fn path_argument(path: &Value<'_>, function: &str) -> Result<String, String> {
+fn path_argument(path: &Value<'_>, function: &str) -> Result<String, ArgError> {
     let Some(text) = path.as_string() else {
-        return Err(format!("{function}(): the path must be a string, not {}", type_name(path)));
+        return Err(format!("{function}(): the path must be a string, not {}", type_name(path)).into());
     };
-    let text = text.to_string().map_err(|e| e.to_string())?;
+    let text = text.to_string()?;
     if text.trim().is_empty() {
-        return Err(format!("{function}(): the path is empty"));
+        return Err(format!("{function}(): the path is empty").into());
     }
     if text.len() > MAX_PATH {
-        return Err(format!("{function}(): the path is longer than {MAX_PATH} bytes"));
+        return Err(format!("{function}(): the path is longer than {MAX_PATH} bytes").into());
     }
     Ok(text)
 }
 
 /// `null`/`undefined` as "no attributes"; otherwise a plain object, iterated by own keys.
-fn attributes<'js>(value: &Value<'js>, what: &str) -> Result<Vec<(String, Value<'js>)>, String> {
+fn attributes<'js>(value: &Value<'js>, what: &str) -> Result<Vec<(String, Value<'js>)>, ArgError> {
     if value.is_null() || value.is_undefined() {
         return Ok(Vec::new());
     }
     let Some(object) = value.as_object().filter(|_| !value.is_array() && !value.is_function()) else {
-        return Err(format!("{what} must be an object, null or undefined, not {}", type_name(value)));
+        return Err(format!("{what} must be an object, null or undefined, not {}", type_name(value)).into());
     };
     let mut out = Vec::new();
     for prop in object.props::<String, Value>() {
-        let (key, v) = prop.map_err(|e| e.to_string())?;
+        let (key, v) = prop?;
         // `{value: undefined}` is how scripts often write "nothing to declare".
         if !v.is_undefined() {
             out.push((key, v));
@@ -152,7 +190,7 @@ fn attributes<'js>(value: &Value<'js>, what: &str) -> Result<Vec<(String, Value<
     Ok(out)
 }
 
-fn attr_timestamps<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<AttrTimestamps, String> {
+fn attr_timestamps<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<AttrTimestamps, ArgError> {
     let mut t = AttrTimestamps::default();
     for (key, v) in attributes(value, "attrTimestamps")? {
         let slot = match key.as_str() {
@@ -162,41 +200,38 @@ fn attr_timestamps<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -
             "value" => &mut t.value,
             "notification" => &mut t.notification,
             "accessList" => &mut t.access_list,
-            _ => return Err(format!("unknown attribute {key:?} in attrTimestamps")),
+            _ => return Err(format!("unknown attribute {key:?} in attrTimestamps").into()),
         };
-        *slot = Some(timestamp_of(ctx, date, &v).map_err(|e| format!("attrTimestamps.{key} {e}"))?);
+        *slot = Some(timestamp_of(ctx, date, &v).map_err(|e| e.within(format!("attrTimestamps.{key} ")))?);
     }
     Ok(t)
 }
 
-fn attr_values<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<AttrValues, String> {
+fn attr_values<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<AttrValues, ArgError> {
     let mut out = AttrValues::default();
     for (key, v) in attributes(value, "attrValues")? {
-        let error = |e: String| format!("attrValues.{key} {e}");
+        let within = |e: ArgError| e.within(format!("attrValues.{key} "));
         match key.as_str() {
-            "value" => out.value = Some(typed_value(ctx, date, &v).map_err(error)?),
-            "path" => out.path = Some(instance_count(&v).map_err(error)?),
+            "value" => out.value = Some(typed_value(ctx, date, &v).map_err(within)?),
+            "path" => out.path = Some(instance_count(&v).map_err(within)?),
             "notification" => {
-                out.notification = Some(
-                    integer(&v)
-                        .filter(|n| (0.0..=6.0).contains(n))
-                        .ok_or_else(|| error("must be an integer from 0 to 6".into()))? as i32,
-                )
+                let n = integer(&v).filter(|n| (0.0..=6.0).contains(n));
+                out.notification = Some(n.ok_or_else(|| within("must be an integer from 0 to 6".into()))? as i32);
             }
-            "accessList" => out.access_list = Some(access_list(&v).map_err(error)?),
+            "accessList" => out.access_list = Some(access_list(&v).map_err(within)?),
             "writable" => {
-                out.writable =
-                    Some(v.as_bool().ok_or_else(|| error(format!("must be a boolean, not {}", type_name(&v))))?)
+                let b = v.as_bool().ok_or_else(|| format!("must be a boolean, not {}", type_name(&v)));
+                out.writable = Some(b.map_err(|e| within(e.into()))?);
             }
             "object" => return Err("attrValues.object cannot be declared: it is read-only".into()),
-            _ => return Err(format!("unknown attribute {key:?} in attrValues")),
+            _ => return Err(format!("unknown attribute {key:?} in attrValues").into()),
         }
     }
     Ok(out)
 }
 
 /// A timestamp: a finite number (truncated to whole ms) or a valid `Date`.
-fn timestamp_of<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<i64, String> {
+fn timestamp_of<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<i64, ArgError> {
     let ms = match date_millis(ctx, date, value)? {
         Some(ms) => ms,
         None => value.as_number().ok_or_else(|| format!("must be a number or a Date, not {}", type_name(value)))?,
@@ -208,43 +243,44 @@ fn timestamp_of<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> R
 }
 
 /// The `getTime()` of a `Date`, `None` if `value` is not a `Date`.
-fn date_millis<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<Option<f64>, String> {
+fn date_millis<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<Option<f64>, ArgError> {
     let Some(object) = value.as_object() else { return Ok(None) };
     if !object.is_instance_of(date) {
         return Ok(None);
     }
-    let prototype: Object = date.as_object().ok_or("Date is not an object")?.get("prototype").map_err(js_error(ctx))?;
-    let get_time: Function = prototype.get("getTime").map_err(js_error(ctx))?;
-    get_time.call::<_, f64>((This(value.clone()),)).map(Some).map_err(js_error(ctx))
+    let constructor = date.as_object().ok_or_else(|| Exception::throw_internal(ctx, "Date is not an object"))?;
+    let prototype: Object = constructor.get("prototype")?;
+    let get_time: Function = prototype.get("getTime")?;
+    Ok(Some(get_time.call::<_, f64>((This(value.clone()),))?))
 }
 
 /// `value` or `[value]` or `[value, type]`.
-fn typed_value<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<(Json, Option<String>), String> {
+fn typed_value<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<(Json, Option<String>), ArgError> {
     let Some(array) = value.as_array() else {
         return scalar(ctx, date, value);
     };
     if !(1..=2).contains(&array.len()) {
-        return Err(format!("must be a value or [value, type], not an array of {}", array.len()));
+        return Err(format!("must be a value or [value, type], not an array of {}", array.len()).into());
     }
-    let (v, date_type) = scalar(ctx, date, &array.get(0).map_err(js_error(ctx))?)?;
-    let kind: Value = array.get(1).map_err(js_error(ctx))?;
+    let (v, date_type) = scalar(ctx, date, &array.get(0)?)?;
+    let kind: Value = array.get(1)?;
     if kind.is_undefined() || kind.is_null() {
         return Ok((v, date_type));
     }
     let Some(kind) = kind.as_string() else {
-        return Err(format!("type must be a string like \"xsd:string\", not {}", type_name(&kind)));
+        return Err(format!("type must be a string like \"xsd:string\", not {}", type_name(&kind)).into());
     };
-    let kind = kind.to_string().map_err(|e| e.to_string())?;
+    let kind = kind.to_string()?;
     if kind.is_empty() || kind.len() > MAX_TYPE || kind.contains(char::is_whitespace) {
-        return Err(format!("type {kind:?} is not a type name like \"xsd:string\""));
+        return Err(format!("type {kind:?} is not a type name like \"xsd:string\"").into());
     }
     Ok((v, Some(kind)))
 }
 
 /// A string, boolean, finite number or `Date` (which brings the type `xsd:dateTime`).
-fn scalar<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<(Json, Option<String>), String> {
+fn scalar<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<(Json, Option<String>), ArgError> {
     if let Some(s) = value.as_string() {
-        return Ok((Json::String(s.to_string().map_err(|e| e.to_string())?), None));
+        return Ok((Json::String(s.to_string()?), None));
     }
     if let Some(b) = value.as_bool() {
         return Ok((Json::Bool(b), None));
@@ -255,7 +291,7 @@ fn scalar<'js>(ctx: &Ctx<'js>, date: &Value<'js>, value: &Value<'js>) -> Result<
     if let Some(ms) = date_millis(ctx, date, value)? {
         return Ok((Json::String(iso_date_time(ms).ok_or("is an invalid Date")?), Some("xsd:dateTime".into())));
     }
-    Err(format!("must be a string, number, boolean, Date or [value, type], not {}", type_name(value)))
+    Err(format!("must be a string, number, boolean, Date or [value, type], not {}", type_name(value)).into())
 }
 
 /// A JSON number: integral values within the safe range as integers, others as floats.
@@ -268,7 +304,7 @@ fn number(n: f64) -> Option<Json> {
 }
 
 /// `ms` since the epoch as `YYYY-MM-DDThh:mm:ss[.fff]Z` (no fraction when it is zero).
-pub(crate) fn iso_date_time(ms: f64) -> Option<String> {
+fn iso_date_time(ms: f64) -> Option<String> {
     if !ms.is_finite() {
         return None;
     }
@@ -280,44 +316,42 @@ fn integer(value: &Value<'_>) -> Option<f64> {
     value.as_number().filter(|n| n.is_finite() && n.fract() == 0.0)
 }
 
-fn count(value: &Value<'_>) -> Result<u32, String> {
+fn count(value: &Value<'_>) -> Result<u32, ArgError> {
     integer(value)
         .filter(|n| (0.0..=f64::from(u32::MAX)).contains(n))
         .map(|n| n as u32)
-        .ok_or_else(|| format!("must be a non-negative integer, not {}", describe(value)))
+        .ok_or_else(|| format!("must be a non-negative integer, not {}", describe(value)).into())
 }
 
 /// `n` or `[min, max]`.
-fn instance_count(value: &Value<'_>) -> Result<(u32, u32), String> {
+fn instance_count(value: &Value<'_>) -> Result<(u32, u32), ArgError> {
     let Some(array) = value.as_array() else {
         let n = count(value)?;
         return Ok((n, n));
     };
     if array.len() != 2 {
-        return Err(format!("must be a count or [min, max], not an array of {}", array.len()));
+        return Err(format!("must be a count or [min, max], not an array of {}", array.len()).into());
     }
-    let bound = |i: usize| array.get::<Value>(i).map_err(|e| e.to_string()).and_then(|v| count(&v));
-    let (min, max) = (bound(0)?, bound(1)?);
+    let (min, max) = (count(&array.get(0)?)?, count(&array.get(1)?)?);
     if min > max {
-        return Err(format!("[{min}, {max}]: min is above max"));
+        return Err(format!("[{min}, {max}]: min is above max").into());
     }
     Ok((min, max))
 }
 
-fn access_list(value: &Value<'_>) -> Result<Vec<String>, String> {
+fn access_list(value: &Value<'_>) -> Result<Vec<String>, ArgError> {
     let Some(array) = value.as_array() else {
-        return Err(format!("must be an array of strings, not {}", type_name(value)));
+        return Err(format!("must be an array of strings, not {}", type_name(value)).into());
     };
-    array
-        .iter::<Value>()
-        .map(|item| {
-            let item = item.map_err(|e| e.to_string())?;
-            match item.as_string() {
-                Some(s) => s.to_string().map_err(|e| e.to_string()),
-                None => Err(format!("must be an array of strings, not of {}", type_name(&item))),
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(array.len());
+    for item in array.iter::<Value>() {
+        let item = item?;
+        match item.as_string() {
+            Some(s) => out.push(s.to_string()?),
+            None => return Err(format!("must be an array of strings, not of {}", type_name(&item)).into()),
+        }
+    }
+    Ok(out)
 }
 
 fn type_name(value: &Value<'_>) -> &'static str {
@@ -328,15 +362,5 @@ fn describe(value: &Value<'_>) -> String {
     match value.as_number() {
         Some(n) => n.to_string(),
         None => type_name(value).to_string(),
-    }
-}
-
-fn js_error<'a, 'js>(ctx: &'a Ctx<'js>) -> impl Fn(rquickjs::Error) -> String + 'a {
-    move |e| match e {
-        rquickjs::Error::Exception => {
-            let thrown = ctx.catch();
-            thrown.as_exception().and_then(|x| x.message()).unwrap_or_else(|| format!("threw {}", type_name(&thrown)))
-        }
-        other => other.to_string(),
     }
 }

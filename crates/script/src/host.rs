@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rquickjs::{Array, Ctx, Exception, Function, Object, Value};
 
-use crate::declaration;
+use crate::declaration::{self, ArgError};
 use crate::seed::Random;
 use crate::{Limits, Node, Output, ScriptData, ScriptError};
 
@@ -158,12 +158,20 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
 
     let h = host.clone();
     let declare = move |ctx: Ctx<'js>, path: Value<'js>, ts: Value<'js>, values: Value<'js>, date: Value<'js>| {
+        let batch = {
+            let host = h.borrow();
+            if host.stopped() {
+                return Err(stop(&ctx));
+            }
+            host.output.commits
+        };
+        // No borrow while converting: a getter in the arguments may call declare() again.
+        let converted = declaration::declaration(&ctx, &date, &path, &ts, &values, batch);
         let mut host = h.borrow_mut();
         if host.stopped() {
             return Err(stop(&ctx));
         }
-        let batch = host.output.commits;
-        match declaration::declaration(&ctx, &date, &path, &ts, &values, batch) {
+        match converted {
             Ok(d) => {
                 if !host.charge(d.host_bytes()) {
                     return Err(stop(&ctx));
@@ -171,10 +179,11 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
                 host.output.declarations.push(d);
                 Ok(host.output.declarations.len() as u32 - 1)
             }
-            Err(e) => {
+            Err(ArgError::Invalid(e)) => {
                 host.fail(ScriptError::InvalidDeclaration(e));
                 Err(stop(&ctx))
             }
+            Err(ArgError::Js(e)) => Err(e),
         }
     };
     natives.set("declare", Function::new(ctx.clone(), declare)?)?;
@@ -212,11 +221,15 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
 
     let h = host.clone();
     let clear = move |ctx: Ctx<'js>, path: Value<'js>, ts: Value<'js>, attributes: Value<'js>, date: Value<'js>| {
+        if h.borrow().stopped() {
+            return Err(stop(&ctx));
+        }
+        let converted = declaration::clear(&ctx, &date, &path, &ts, &attributes);
         let mut host = h.borrow_mut();
         if host.stopped() {
             return Err(stop(&ctx));
         }
-        match declaration::clear(&ctx, &date, &path, &ts, &attributes) {
+        match converted {
             Ok(c) => {
                 if !host.charge(c.0.len() + CLEAR_OVERHEAD) {
                     return Err(stop(&ctx));
@@ -224,10 +237,11 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
                 host.output.clears.push(c);
                 Ok(())
             }
-            Err(e) => {
+            Err(ArgError::Invalid(e)) => {
                 host.fail(ScriptError::InvalidDeclaration(e));
                 Err(stop(&ctx))
             }
+            Err(ArgError::Js(e)) => Err(e),
         }
     };
     natives.set("clear", Function::new(ctx.clone(), clear)?)?;

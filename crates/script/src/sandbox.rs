@@ -75,7 +75,7 @@ impl Sandbox {
         let prelude = context
             .with(|ctx| {
                 let module = Module::declare(ctx.clone(), PRELUDE_NAME, format!("export default {PRELUDE}"))?;
-                module.write(WriteOptions { strip_source: true, ..WriteOptions::default() })
+                module.write(WriteOptions { strip_source: true, strip_debug: true, ..WriteOptions::default() })
             })
             .map_err(|e| ScriptError::Exception {
                 message: format!("the prelude does not compile: {e}"),
@@ -113,6 +113,12 @@ impl Sandbox {
         self.runtime.run_gc();
 
         let mut host = host.borrow_mut();
+        // A run that ran out of time may have failed in many ways on its way out: the time is
+        // the cause. A fatal error or a suspension recorded by the natives comes next (the
+        // interrupt they raise after it is not a timeout).
+        if self.flags.timed_out.get() {
+            return Err(ScriptError::Timeout);
+        }
         if let Some(failure) = host.failure.take() {
             return Err(failure);
         }
@@ -120,9 +126,6 @@ impl Sandbox {
             let mut output = std::mem::take(&mut host.output);
             output.result = None;
             return Ok(output);
-        }
-        if self.flags.timed_out.get() {
-            return Err(ScriptError::Timeout);
         }
         let result = outcome?;
         let mut output = std::mem::take(&mut host.output);

@@ -531,3 +531,22 @@ fn nested_runs_get_their_own_runtime() {
     let out = run_on(r#"return declare("VirtualParameters.X", {value: 1}).value[0];"#, &Virtual).unwrap();
     assert_eq!(out.result, Some(json!("inner")));
 }
+
+#[test]
+fn javascript_run_while_reading_arguments_behaves_as_javascript() {
+    // A getter that throws: the script gets (and may catch) the exception.
+    assert_eq!(
+        eval(
+            r#"try { declare("A", {get value() { throw new Error("from getter"); }}); } catch (e) { return e.message; }"#
+        ),
+        json!("from getter")
+    );
+    // A getter that declares: no re-entrancy trouble, both are recorded.
+    let out = run(r#"declare("Outer", {get value() { declare("Inner"); return 5; }});"#).unwrap();
+    let paths: Vec<&str> = out.declarations.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(paths, ["Inner", "Outer"]);
+    assert_eq!(out.declarations[1].timestamps.value, Some(5));
+    // A Date whose getTime was replaced still reads as a Date (the original getTime).
+    let out = run(r#"const d = new Date(0); d.getTime = () => 99; declare("A", {value: d});"#).unwrap();
+    assert_eq!(out.declarations[0].timestamps.value, Some(0));
+}

@@ -267,3 +267,15 @@ fn virtual_parameter_written() {
     assert_eq!(out.result, Some(json!({"writable": true, "value": ["", "xsd:string"]})));
     assert_eq!(out.declarations[0].timestamps.value, Some(NOW));
 }
+
+#[test]
+fn the_documented_examples_run() {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/provisioning.md"));
+    let blocks: Vec<&str> = doc.split("```js\n").skip(1).map(|b| &b[..b.find("```").unwrap()]).collect();
+    assert!(blocks.len() >= 2, "examples missing from docs/provisioning.md");
+    for block in blocks {
+        let out = run_on(block, &wifi()).unwrap_or_else(|e| panic!("{block}\n{e:?}"));
+        assert!(!out.declarations.is_empty(), "{block}");
+        assert_eq!(out.suspended_at, None);
+    }
+}

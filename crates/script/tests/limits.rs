@@ -170,3 +170,12 @@ fn limits_hold_on_other_threads() {
         .unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn a_loop_in_a_getter_of_the_arguments_times_out() {
+    expect(r#"declare("A", {get value() { for (;;) {} }});"#, &[ScriptError::Timeout]);
+    expect(
+        r#"clear("A", {valueOf() { for (;;) {} }});"#,
+        &[ScriptError::InvalidDeclaration("clear(\"A\"): timestamp must be a number or a Date, not object".into())],
+    );
+}

@@ -9,6 +9,10 @@
 //! its own, which reports the time to refuse it and the peak memory the decode added.
 //!
 //! Plain `std::time` measurement: each figure is the median of 7 rounds of at least 0.3 s.
+//!
+//! For instruction counts under `valgrind --tool=callgrind`, which do not depend on the load,
+//! `codec --profile <decode|baseline> <inform|gpv1000> <iterations>` runs one side of the
+//! comparison that many times and nothing else (see docs/performance.md).
 
 #[path = "../tests/common/hostile.rs"]
 mod hostile;
@@ -262,10 +266,37 @@ fn hostile() {
     }
 }
 
+/// `--profile <decode|baseline> <inform|gpv1000> <iterations>`: a loop for callgrind.
+fn profile(args: &[String]) {
+    let [side, message, iterations] = args else {
+        panic!("usage: --profile <decode|baseline> <inform|gpv1000> <iterations>");
+    };
+    let env = match message.as_str() {
+        "inform" => inform(),
+        "gpv1000" => gpv_response(1_000),
+        other => panic!("unknown message {other:?}"),
+    };
+    let iterations: usize = iterations.parse().expect("iteration count");
+    let bytes = env.encode(&EncodeOptions::default());
+    let text = std::str::from_utf8(&bytes).expect("encoder writes UTF-8");
+    let limits = Limits::default();
+    for _ in 0..iterations {
+        match side.as_str() {
+            "decode" => drop(black_box(decode(black_box(&bytes), &limits).expect("decodes"))),
+            "baseline" => drop(black_box(quick_xml_events(black_box(text)))),
+            other => panic!("unknown side {other:?}"),
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--hostile") {
         run_hostile(args.get(i + 1).expect("case name"));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--profile") {
+        profile(&args[i + 1..]);
         return;
     }
     // `cargo test --benches` runs this with no `--bench`: do the minimum so it stays quick.

@@ -17,7 +17,6 @@ use crate::datetime::DateTime;
 use crate::error::{DecodeError, ErrorKind};
 use crate::fault::FaultCode;
 use crate::types::{self, Value, XsdType};
-use crate::xml::ns;
 use crate::xml::reader::{Cursor, Elem};
 use crate::xml::writer::XmlWriter;
 
@@ -109,6 +108,14 @@ fn invalid(cur: &Cursor<'_>, element: &'static str, reason: impl Into<String>) -
     cur.error(ErrorKind::InvalidValue { element, reason: reason.into() })
 }
 
+/// Refuses a string of more than `MAX` characters (0: no limit) when the limits say so.
+fn check_length<const MAX: usize>(cur: &Cursor<'_>, text: &str, tag: &'static str) -> Result<(), DecodeError> {
+    if MAX > 0 && text.len() > MAX && cur.limits().enforce_string_lengths && text.chars().count() > MAX {
+        return Err(cur.error(ErrorKind::StringTooLong { element: tag, max: MAX }));
+    }
+    Ok(())
+}
+
 /// A string with at most `MAX` characters (0: no limit). Annex A lengths count characters,
 /// not bytes (A.2.1).
 pub struct Text<const MAX: usize>;
@@ -116,9 +123,7 @@ pub struct Text<const MAX: usize>;
 impl<const MAX: usize> Scalar<String> for Text<MAX> {
     fn decode<'a>(cur: &mut Cursor<'a>, _elem: &Elem<'a>, tag: &'static str) -> Result<String, DecodeError> {
         let text = cur.read_text()?;
-        if MAX > 0 && cur.limits().enforce_string_lengths && text.len() > MAX && text.chars().count() > MAX {
-            return Err(cur.error(ErrorKind::StringTooLong { element: tag, max: MAX }));
-        }
+        check_length::<MAX>(cur, &text, tag)?;
         Ok(text.into_owned())
     }
     fn encode(value: &String, w: &mut XmlWriter, tag: &str) {
@@ -155,10 +160,10 @@ impl<const MAX: usize> Scalar<String> for OptionalText<MAX> {
 pub struct Name;
 
 impl Scalar<String> for Name {
-    fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, tag: &'static str) -> Result<String, DecodeError> {
-        let text = Text::<256>::decode(cur, elem, tag)?;
-        let trimmed = text.trim();
-        Ok(if trimmed.len() == text.len() { text } else { trimmed.to_owned() })
+    fn decode<'a>(cur: &mut Cursor<'a>, _elem: &Elem<'a>, tag: &'static str) -> Result<String, DecodeError> {
+        let text = cur.read_text()?;
+        check_length::<256>(cur, &text, tag)?;
+        Ok(trim(&text).to_owned())
     }
     fn encode(value: &String, w: &mut XmlWriter, tag: &str) {
         w.leaf(tag, value);
@@ -384,10 +389,13 @@ impl Member for Base64Member {
 pub struct Array<M>(PhantomData<M>);
 
 impl<M: Member> Scalar<Vec<M::Item>> for Array<M> {
-    fn decode<'a>(cur: &mut Cursor<'a>, _elem: &Elem<'a>, _tag: &'static str) -> Result<Vec<M::Item>, DecodeError> {
-        let mut items = Vec::new();
+    fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, _tag: &'static str) -> Result<Vec<M::Item>, DecodeError> {
+        let mut items = Vec::with_capacity(declared_len::<M::Item>(cur, elem));
         while let Some(child) = cur.next_child()? {
             items.push(<M::C as Scalar<M::Item>>::decode(cur, &child, M::TAG)?);
+        }
+        if items.len() < items.capacity() {
+            items.shrink_to_fit();
         }
         Ok(items)
     }
@@ -403,6 +411,25 @@ impl<M: Member> Scalar<Vec<M::Item>> for Array<M> {
     fn strategy() -> BoxedStrategy<Vec<M::Item>> {
         proptest::collection::vec(M::C::strategy(), 0..4).boxed()
     }
+}
+
+/// The member count an array declares in `soap-enc:arrayType` (`cwmp:ParameterValueStruct[20]`),
+/// as a capacity hint only: it is capped so that a false count cannot reserve more than
+/// 1 MiB, nor more members than the rest of the body could hold (each takes at least the 4
+/// bytes of `<a/>`). The decoder gives back what an overstated count reserved. Attributes
+/// it cannot read give no hint: the count is not the decoder's to check.
+fn declared_len<T>(cur: &Cursor<'_>, elem: &Elem<'_>) -> usize {
+    const MAX_RESERVE: usize = 1 << 20;
+    let Some(array_type) = cur.attribute(elem, "arrayType", &[], "").ok().flatten() else {
+        return 0;
+    };
+    let declared = array_type
+        .trim_end()
+        .strip_suffix(']')
+        .and_then(|s| s.rsplit_once('['))
+        .and_then(|(_, count)| count.parse::<usize>().ok())
+        .unwrap_or(0);
+    declared.min(cur.remaining_bytes() / 4).min(MAX_RESERVE / size_of::<T>().max(1))
 }
 
 /// An element that repeats without an array wrapper (ChangeDUState `Operations`,
@@ -437,15 +464,26 @@ impl<T: Debug + 'static, C: Scalar<T>> Codec<Vec<T>> for Repeated<C> {
 /// The `xsi:type` of an element, by local name (`xsd:int`, `xs:int` and `soap-enc:base64` all
 /// resolve by their local part; an unbound `xsi` prefix is tolerated).
 pub(crate) fn xsi_type<'a, 'e>(cur: &Cursor<'a>, elem: &'e Elem<'a>) -> Result<Option<Cow<'e, str>>, DecodeError> {
-    fn local_part(qname: &str) -> &str {
-        let qname = qname.trim();
-        qname.rsplit_once(':').map_or(qname, |(_, local)| local)
-    }
-    let value = cur.attribute(elem, "type", &[ns::XSI, ns::XSI_1999], "xsi")?;
-    Ok(value.map(|v| match v {
+    Ok(cur.xsi_type(elem)?.map(|v| match v {
         Cow::Borrowed(s) => Cow::Borrowed(local_part(s)),
         Cow::Owned(s) => Cow::Owned(local_part(&s).to_owned()),
     }))
+}
+
+/// The local part of a QName, surrounding whitespace dropped.
+fn local_part(qname: &str) -> &str {
+    let qname = trim(qname);
+    match qname.bytes().rposition(|b| b == b':') {
+        Some(i) => &qname[i + 1..],
+        None => qname,
+    }
+}
+
+/// `s` without surrounding whitespace, checking the ends before scanning.
+fn trim(s: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b.is_ascii());
+    let bytes = s.as_bytes();
+    if plain(bytes.first()) && plain(bytes.last()) { s } else { s.trim() }
 }
 
 /// A `Value` (anySimpleType): the text exactly as sent, never trimmed, and the type from

@@ -7,32 +7,43 @@
 
 use std::borrow::Cow;
 
-use memchr::memmem::Finder;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::reader::Reader;
 
 use crate::Limits;
 use crate::error::{DecodeError, ErrorKind, clip};
+use crate::xml::ns;
 
 /// A start tag the cursor returned; it must be consumed with [`Cursor::read_text`],
 /// [`Cursor::skip`] or by reading its children until [`Cursor::next_child`] gives `None`.
 pub(crate) struct Elem<'a> {
-    start: BytesStart<'a>,
+    /// The qualified name, borrowed from the source.
+    qname: &'a str,
+    /// The attribute list as written, from the whitespace after the name.
+    attributes: &'a str,
 }
 
-impl Elem<'_> {
-    pub fn local_name(&self) -> &str {
-        let name = self.start.name();
-        let qname = name.0;
-        match qname.find(':') {
-            Some(i) => &qname[i + 1..],
-            None => qname,
-        }
+impl<'a> Elem<'a> {
+    /// Where the local part of the name starts: after the first `:`, or 0. Computed when asked
+    /// for, since array members are read without looking at their names.
+    fn local_start(&self) -> usize {
+        find_byte(self.qname.as_bytes(), b':').map_or(0, |i| i + 1)
     }
 
-    fn prefix(&self) -> Option<&str> {
-        let qname = self.start.name().0;
-        qname.find(':').map(|i| &qname[..i])
+    pub fn local_name(&self) -> &'a str {
+        &self.qname[self.local_start()..]
+    }
+
+    fn prefix(&self) -> Option<&'a str> {
+        self.local_start().checked_sub(1).map(|colon| &self.qname[..colon])
+    }
+
+    /// The start tag for quick-xml's attribute parser (the slow path of attribute lookups).
+    fn start(&self) -> BytesStart<'a> {
+        let mut content = String::with_capacity(self.qname.len() + self.attributes.len());
+        content.push_str(self.qname);
+        content.push_str(self.attributes);
+        BytesStart::from_content(content, self.qname.len())
     }
 }
 
@@ -49,12 +60,18 @@ pub(crate) struct Cursor<'a> {
     /// Names of the open elements, for depth and error paths.
     open: Vec<&'a str>,
     bindings: Vec<Binding>,
+    /// The binding of the `xsi` prefix (an index into `bindings`), kept up to date as bindings
+    /// come and go: every typed value asks for it.
+    xsi_binding: Option<usize>,
+    /// Whether an `xsi:type` attribute is the XML Schema instance `type`: `xsi` is bound to
+    /// one of its namespaces, or not bound at all (peers that forget `xmlns:xsi`).
+    xsi_prefix_ok: bool,
     elements: usize,
     /// The element returned last was empty (`<a/>`): its end is still to be reported.
     virtual_end: bool,
-    /// Finds `xmlns` in attribute lists (built once: a searcher per element costs more than
-    /// the search).
-    xmlns: Finder<'static>,
+    /// The document holds a carriage return, so text needs XML 1.0 line-end normalisation
+    /// (XML 1.0 2.11); without one, text is taken as is.
+    has_cr: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -68,11 +85,13 @@ impl<'a> Cursor<'a> {
             src: text,
             reader,
             limits,
-            open: Vec::new(),
+            open: Vec::with_capacity(16),
             bindings: Vec::new(),
+            xsi_binding: None,
+            xsi_prefix_ok: true,
             elements: 0,
             virtual_end: false,
-            xmlns: Finder::new(b"xmlns"),
+            has_cr: memchr::memchr(b'\r', text.as_bytes()).is_some(),
         }
     }
 
@@ -80,6 +99,13 @@ impl<'a> Cursor<'a> {
         self.limits
     }
 
+    /// How many bytes of the document are still to be read.
+    pub fn remaining_bytes(&self) -> usize {
+        self.reader.get_ref().len()
+    }
+
+    #[cold]
+    #[inline(never)]
     pub fn error(&self, kind: ErrorKind) -> DecodeError {
         DecodeError::new(kind, self.reader.buffer_position(), self.path())
     }
@@ -90,31 +116,48 @@ impl<'a> Cursor<'a> {
         names.join("/")
     }
 
+    /// The next event. A DOCTYPE is refused by the callers, which match every event anyway.
+    #[inline]
     fn read(&mut self) -> Result<Event<'a>, DecodeError> {
-        match self.reader.read_event() {
-            Ok(Event::DocType(_)) => Err(self.error(ErrorKind::DocType)),
-            Ok(event) => Ok(event),
-            Err(e) => {
-                let pos = self.reader.error_position();
-                Err(DecodeError::new(ErrorKind::Syntax(e.to_string()), pos, self.path()))
-            }
+        self.reader.read_event().map_err(|e| self.syntax_error(e))
+    }
+
+    #[cold]
+    fn syntax_error(&self, e: quick_xml::Error) -> DecodeError {
+        DecodeError::new(ErrorKind::Syntax(e.to_string()), self.reader.error_position(), self.path())
+    }
+
+    /// Checks the limits for a new element and records it as open.
+    fn open_element(&mut self, start: &BytesStart<'a>) -> Result<Elem<'a>, DecodeError> {
+        if self.open.len() >= self.limits.max_depth || self.elements >= self.limits.max_elements {
+            return Err(self.limit_error());
+        }
+        self.elements += 1;
+        let content = self.in_source(start);
+        let (qname, attributes) = content.split_at_checked(start.name().0.len()).unwrap_or((content, ""));
+        self.open.push(qname);
+        if !attributes.is_empty() {
+            self.open_attributes(start, attributes)?;
+        }
+        Ok(Elem { qname, attributes })
+    }
+
+    #[cold]
+    fn limit_error(&self) -> DecodeError {
+        if self.open.len() >= self.limits.max_depth {
+            self.error(ErrorKind::TooDeep(self.limits.max_depth))
+        } else {
+            self.error(ErrorKind::TooManyElements(self.limits.max_elements))
         }
     }
 
-    fn open_element(&mut self, start: &BytesStart<'a>) -> Result<(), DecodeError> {
-        if self.open.len() >= self.limits.max_depth {
-            return Err(self.error(ErrorKind::TooDeep(self.limits.max_depth)));
-        }
-        self.elements += 1;
-        if self.elements > self.limits.max_elements {
-            return Err(self.error(ErrorKind::TooManyElements(self.limits.max_elements)));
-        }
-        self.check_attribute_count(start)?;
-        let name = self.in_source(start.name().0);
-        self.open.push(name);
-        // Bindings are rare below the Envelope: look at attributes only when one is there.
-        let raw = start.attributes_raw();
-        if !raw.is_empty() && self.xmlns.find(raw.as_bytes()).is_some() {
+    /// The attribute checks of a new element that has attributes: their count, and the
+    /// namespace bindings they declare. Kept out of line: most elements have no attributes.
+    #[inline(never)]
+    fn open_attributes(&mut self, start: &BytesStart<'a>, raw: &str) -> Result<(), DecodeError> {
+        self.check_attribute_count(start, raw)?;
+        // Bindings are rare below the Envelope: parse attributes only when one may be there.
+        if may_bind(raw.as_bytes()) {
             self.push_bindings(start)?;
         }
         Ok(())
@@ -123,9 +166,9 @@ impl<'a> Cursor<'a> {
     /// Refuses an element with more attributes than the limit, whether or not the codec reads
     /// them. An attribute takes at least four bytes (`a=""`), so only long attribute lists
     /// need counting: the common element costs one comparison.
-    fn check_attribute_count(&self, start: &BytesStart<'a>) -> Result<(), DecodeError> {
+    fn check_attribute_count(&self, start: &BytesStart<'a>, raw: &str) -> Result<(), DecodeError> {
         let max = self.limits.max_attributes;
-        if start.attributes_raw().len() < max.saturating_add(1).saturating_mul(4) {
+        if raw.len() < max.saturating_add(1).saturating_mul(4) {
             return Ok(());
         }
         let mut attributes = start.attributes();
@@ -137,7 +180,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The same text as a slice of the source, so open element names cost no allocation.
-    /// The reader borrows names from the source, so the fallback is never taken in practice.
+    /// The reader borrows tags from the source, so the fallback is never taken in practice.
     fn in_source(&self, s: &str) -> &'a str {
         let start = (s.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
         self.src.get(start..start.wrapping_add(s.len())).filter(|found| found.as_ptr() == s.as_ptr()).unwrap_or("?")
@@ -165,21 +208,43 @@ impl<'a> Cursor<'a> {
                 .map_err(|e| self.error(ErrorKind::Syntax(e.to_string())))?;
             self.bindings.push(Binding { prefix: prefix.to_owned(), uri: uri.into_owned(), depth });
         }
+        self.find_xsi_binding();
         Ok(())
     }
 
+    fn find_xsi_binding(&mut self) {
+        self.xsi_binding = self.bindings.iter().rposition(|b| b.prefix == "xsi");
+        self.xsi_prefix_ok = self.resolve(Some("xsi")).is_none_or(|uri| XSI_NAMESPACES.contains(&uri));
+    }
+
+    #[inline]
     fn close_element(&mut self) {
         let depth = self.open.len();
-        while self.bindings.last().is_some_and(|b| b.depth == depth) {
-            self.bindings.pop();
+        if self.bindings.last().is_some_and(|b| b.depth == depth) {
+            self.pop_bindings(depth);
         }
         self.open.pop();
     }
 
+    /// Drops the bindings an element being closed declared.
+    #[inline(never)]
+    fn pop_bindings(&mut self, depth: usize) {
+        while self.bindings.last().is_some_and(|b| b.depth == depth) {
+            self.bindings.pop();
+        }
+        self.find_xsi_binding();
+    }
+
     /// The namespace URI a prefix (or the default namespace, for `None`) is bound to.
     pub fn resolve(&self, prefix: Option<&str>) -> Option<&str> {
-        let prefix = prefix.unwrap_or("");
-        self.bindings.iter().rev().find(|b| b.prefix == prefix).map(|b| b.uri.as_str()).filter(|uri| !uri.is_empty())
+        let binding = match prefix {
+            Some("xsi") => self.xsi_binding.map(|i| &self.bindings[i]),
+            _ => {
+                let prefix = prefix.unwrap_or("");
+                self.bindings.iter().rev().find(|b| b.prefix == prefix)
+            }
+        };
+        binding.map(|b| b.uri.as_str()).filter(|uri| !uri.is_empty())
     }
 
     /// The namespace of an element, if it has one.
@@ -209,11 +274,20 @@ impl<'a> Cursor<'a> {
         namespaces: &[&str],
         fallback_prefix: &str,
     ) -> Result<Option<Cow<'e, str>>, DecodeError> {
-        let wanted = |key: &str| self.key_matches(key, local, namespaces, fallback_prefix);
-        if let Some(found) = simple_attribute(elem.start.attributes_raw(), self.limits.max_attributes, wanted) {
+        self.attribute_where(elem, |key| self.key_matches(key, local, namespaces, fallback_prefix))
+    }
+
+    /// The value of the first attribute whose qualified name satisfies `wanted`.
+    fn attribute_where<'e>(
+        &self,
+        elem: &'e Elem<'a>,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Option<Cow<'e, str>>, DecodeError> {
+        if let Some(found) = simple_attribute(elem.attributes, self.limits.max_attributes, &wanted) {
             return Ok(found.map(Cow::Borrowed));
         }
-        let mut attributes = elem.start.attributes();
+        let start = elem.start();
+        let mut attributes = start.attributes();
         attributes.with_checks(false);
         for (n, attr) in attributes.enumerate() {
             if n >= self.limits.max_attributes {
@@ -224,16 +298,37 @@ impl<'a> Cursor<'a> {
                 let value = attr
                     .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                     .map_err(|e| self.error(ErrorKind::Syntax(e.to_string())))?;
-                return Ok(Some(value));
+                return Ok(Some(Cow::Owned(value.into_owned())));
             }
         }
         Ok(None)
     }
 
+    /// The `xsi:type` attribute of an element, in either XML Schema instance namespace.
+    pub fn xsi_type<'e>(&self, elem: &'e Elem<'a>) -> Result<Option<Cow<'e, str>>, DecodeError> {
+        let raw = elem.attributes;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        if self.xsi_prefix_ok
+            && let Some(value) = sole_attribute(raw, "xsi:type")
+        {
+            return Ok(Some(Cow::Borrowed(value)));
+        }
+        self.attribute_where(elem, |key| match key {
+            "xsi:type" => self.xsi_prefix_ok,
+            _ => self.key_matches(key, "type", &XSI_NAMESPACES, "xsi"),
+        })
+    }
+
     /// Whether an attribute's qualified name is `local` in one of `namespaces` (see
     /// [`Cursor::attribute`]).
     fn key_matches(&self, key: &str, local: &str, namespaces: &[&str], fallback_prefix: &str) -> bool {
-        let (prefix, name) = match key.find(':') {
+        // Most keys are some other attribute: compare the end first.
+        if !key.ends_with(local) {
+            return false;
+        }
+        let (prefix, name) = match memchr::memchr(b':', key.as_bytes()) {
             Some(i) => (Some(&key[..i]), &key[i + 1..]),
             None => (None, key),
         };
@@ -259,15 +354,16 @@ impl<'a> Cursor<'a> {
             return Ok(None);
         }
         loop {
-            match self.read()? {
-                Event::Start(start) => {
-                    self.open_element(&start)?;
-                    return Ok(Some(Elem { start }));
-                }
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(e) => return Err(self.syntax_error(e)),
+            };
+            match event {
+                Event::Start(start) => return self.open_element(&start).map(Some),
                 Event::Empty(start) => {
-                    self.open_element(&start)?;
+                    let elem = self.open_element(&start)?;
                     self.virtual_end = true;
-                    return Ok(Some(Elem { start }));
+                    return Ok(Some(elem));
                 }
                 Event::End(_) => {
                     self.close_element();
@@ -296,14 +392,46 @@ impl<'a> Cursor<'a> {
             self.close_element();
             return Ok(Cow::Borrowed(""));
         }
-        let mut text: Cow<'a, str> = Cow::Borrowed("");
+        // The common shapes first: `<a></a>` and `<a>text</a>`.
+        let first = match self.read()? {
+            Event::End(_) => {
+                self.close_element();
+                return Ok(Cow::Borrowed(""));
+            }
+            Event::Text(t) => {
+                let text = self.text_content(t);
+                self.check_text_len(&text)?;
+                match self.read()? {
+                    Event::End(_) => {
+                        self.close_element();
+                        return Ok(text);
+                    }
+                    event => (text, event),
+                }
+            }
+            event => (Cow::Borrowed(""), event),
+        };
+        self.read_text_rest(first)
+    }
+
+    /// The rest of [`Cursor::read_text`]: text in pieces (references, CDATA, comments).
+    fn read_text_rest(
+        &mut self,
+        (mut text, mut event): (Cow<'a, str>, Event<'a>),
+    ) -> Result<Cow<'a, str>, DecodeError> {
         loop {
-            match self.read()? {
-                Event::Text(t) => append(&mut text, t.xml10_content()),
-                Event::CData(c) => append(&mut text, c.xml10_content()),
+            match event {
+                Event::Text(t) => {
+                    let piece = self.text_content(t);
+                    self.owned(&mut text, piece.len()).push_str(&piece);
+                }
+                Event::CData(c) => {
+                    let piece = if self.has_cr { c.xml10_content() } else { c.into_inner() };
+                    self.owned(&mut text, piece.len()).push_str(&piece);
+                }
                 Event::GeneralRef(r) => {
                     let ch = self.resolve_ref(&r.into_inner())?;
-                    text.to_mut().push(ch);
+                    self.owned(&mut text, ch.len_utf8()).push(ch);
                 }
                 Event::End(_) => {
                     self.close_element();
@@ -317,10 +445,37 @@ impl<'a> Cursor<'a> {
                 Event::Eof => return Err(self.error(ErrorKind::Syntax("unexpected end of document".into()))),
                 Event::DocType(_) => return Err(self.error(ErrorKind::DocType)),
             }
-            if text.len() > self.limits.max_text_len {
-                return Err(self.error(ErrorKind::TextTooLong(self.limits.max_text_len)));
-            }
+            self.check_text_len(&text)?;
+            event = self.read()?;
         }
+    }
+
+    /// A text event's content, line ends normalised when the document has any to normalise.
+    fn text_content(&self, t: BytesText<'a>) -> Cow<'a, str> {
+        if self.has_cr { t.xml10_content() } else { t.into_inner() }
+    }
+
+    fn check_text_len(&self, text: &str) -> Result<(), DecodeError> {
+        if text.len() > self.limits.max_text_len {
+            return Err(self.error(ErrorKind::TextTooLong(self.limits.max_text_len)));
+        }
+        Ok(())
+    }
+
+    /// The text as an owned buffer, to append a piece of `len` bytes to. Text in pieces gets
+    /// one buffer, sized for the piece and the raw text up to the next markup (an upper bound
+    /// of what the following pieces add, since references only shrink), capped by the text
+    /// limit.
+    fn owned<'t>(&self, text: &'t mut Cow<'a, str>, len: usize) -> &'t mut String {
+        if let Cow::Borrowed(done) = *text {
+            let pos = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
+            let rest = self.src.as_bytes().get(pos..).unwrap_or_default();
+            let ahead = memchr::memchr(b'<', rest).unwrap_or(rest.len()).min(self.limits.max_text_len);
+            let mut owned = String::with_capacity(done.len() + len + ahead);
+            owned.push_str(done);
+            *text = Cow::Owned(owned);
+        }
+        text.to_mut()
     }
 
     /// Skips the rest of the element just returned, whatever it contains.
@@ -353,12 +508,29 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The namespaces of `xsi:type`: XML Schema instance, and the 1999 draft old stacks send.
+const XSI_NAMESPACES: [&str; 2] = [ns::XSI, ns::XSI_1999];
+
+/// The value of `raw` when it is exactly one attribute named `key` (` key="value"`, any
+/// quote), with a value that needs no normalisation.
+fn sole_attribute<'r>(raw: &'r str, key: &str) -> Option<&'r str> {
+    let rest = raw.strip_prefix(' ')?.strip_prefix(key)?.strip_prefix('=')?;
+    let quote = match rest.as_bytes().first()? {
+        b'"' => '"',
+        b'\'' => '\'',
+        _ => return None,
+    };
+    let value = rest[1..].strip_suffix(quote)?;
+    let plain = !value.bytes().any(|b| b == quote as u8 || matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r'));
+    plain.then_some(value)
+}
+
 /// The fast path of [`Cursor::attribute`] for the shape nearly every peer writes: at most
 /// `max` attributes `name="value"` (or `'value'`) separated by whitespace, with nothing to
 /// normalise in the values (no references, tabs or line breaks). Returns the raw value of
 /// the first attribute whose name satisfies `wanted`, or `None` when the list has any other
 /// shape: then quick-xml's parser decides, and reports what is wrong.
-fn simple_attribute(raw: &str, max: usize, wanted: impl Fn(&str) -> bool) -> Option<Option<&str>> {
+fn simple_attribute<'r>(raw: &'r str, max: usize, wanted: &impl Fn(&str) -> bool) -> Option<Option<&'r str>> {
     let bytes = raw.as_bytes();
     let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let mut i = 0;
@@ -396,21 +568,86 @@ fn simple_attribute(raw: &str, max: usize, wanted: impl Fn(&str) -> bool) -> Opt
     bytes[i..].iter().all(|&b| is_space(b)).then_some(None)
 }
 
-fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
-    if text.is_empty() {
-        *text = piece;
-    } else {
-        text.to_mut().push_str(&piece);
+/// Whether an attribute list may hold a namespace declaration: an `xmlns` somewhere in it
+/// (perhaps inside a value; then the attributes are parsed for nothing).
+fn may_bind(raw: &[u8]) -> bool {
+    let mut rest = raw;
+    while let Some(i) = find_byte(rest, b'x') {
+        if rest[i..].starts_with(b"xmlns") {
+            return true;
+        }
+        rest = &rest[i + 1..];
     }
+    false
+}
+
+/// The position of the first `needle` in `haystack`, eight bytes at a time: for element names
+/// and attribute lists, which are too short for `memchr`'s set-up to pay off.
+fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let pattern = ONES * u64::from(needle);
+    let (words, tail) = haystack.as_chunks::<8>();
+    for (n, word) in words.iter().enumerate() {
+        // A zero byte in `x` marks a match; the lowest flagged byte is always a true one.
+        let x = u64::from_le_bytes(*word) ^ pattern;
+        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        if flags != 0 {
+            return Some(n * 8 + flags.trailing_zeros() as usize / 8);
+        }
+    }
+    tail.iter().position(|&b| b == needle).map(|i| words.len() * 8 + i)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::simple_attribute;
+    use super::{find_byte, may_bind, simple_attribute, sole_attribute};
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_search() {
+        let text = b"soap-env:Envelope xmlns:a=\"x\" \x80\xff::";
+        for len in 0..=text.len() {
+            for start in 0..len {
+                let hay = &text[start..len];
+                for needle in [b':', b'x', b'\xff', b'\x80', b'\x00', b'"'] {
+                    assert_eq!(find_byte(hay, needle), hay.iter().position(|&b| b == needle), "{hay:?} {needle}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn may_bind_finds_xmlns() {
+        assert!(may_bind(br#" xmlns="urn:x""#));
+        assert!(may_bind(br#" xsi:type="x" xmlns:cwmp="urn:x""#));
+        assert!(!may_bind(br#" xsi:type="xsd:string""#));
+        assert!(!may_bind(b" xmln"));
+    }
+
+    #[test]
+    fn sole_attribute_fast_path() {
+        assert_eq!(sole_attribute(r#" xsi:type="xsd:int""#, "xsi:type"), Some("xsd:int"));
+        assert_eq!(sole_attribute(" xsi:type='xsd:int'", "xsi:type"), Some("xsd:int"));
+        assert_eq!(sole_attribute(r#" xsi:type="""#, "xsi:type"), Some(""));
+        // Anything else is left to the general path.
+        for raw in [
+            r#" xsi:type="xsd:int" a="1""#,
+            r#" a="1" xsi:type="xsd:int""#,
+            r#" xsi:type = "xsd:int""#,
+            r#" xsi:type="xsd:int" "#,
+            r#" xsi:type="x&amp;""#,
+            " xsi:type=\"x\ty\"",
+            r#" xsi:type="xsd:int'"#,
+            " xsi:type=\u{e9}x\u{e9}",
+            r#" xsi:typo="xsd:int""#,
+        ] {
+            assert_eq!(sole_attribute(raw, "xsi:type"), None, "{raw:?}");
+        }
+    }
 
     #[test]
     fn simple_attribute_fast_path() {
-        let find = |raw: &'static str, key: &'static str| simple_attribute(raw, 4, move |k| k == key);
+        let find = |raw: &'static str, key: &'static str| simple_attribute(raw, 4, &move |k: &str| k == key);
         assert_eq!(find(r#" xsi:type="xsd:int""#, "xsi:type"), Some(Some("xsd:int")));
         assert_eq!(find(" a='1'\n\tb=\"2\" ", "b"), Some(Some("2")));
         assert_eq!(find(r#" a="1""#, "b"), Some(None));
@@ -426,8 +663,8 @@ mod tests {
             " a",
             r#" a="1" b="2" c="3" d="4" e="5""#,
         ] {
-            assert_eq!(simple_attribute(raw, 4, |k| k == "z"), None, "{raw:?}");
+            assert_eq!(simple_attribute(raw, 4, &|k: &str| k == "z"), None, "{raw:?}");
         }
-        assert_eq!(simple_attribute(r#" a="1" b="2" c="3" d="4"  "#, 4, |k| k == "z"), Some(None));
+        assert_eq!(simple_attribute(r#" a="1" b="2" c="3" d="4"  "#, 4, &|k: &str| k == "z"), Some(None));
     }
 }
