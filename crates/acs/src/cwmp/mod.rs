@@ -47,10 +47,22 @@ pub struct Endpoint<S> {
     pub metrics: Arc<Metrics>,
 }
 
+/// How a connection reached the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    /// TLS, with the subject CN of the CPE's verified client certificate, if it sent one.
+    Tls {
+        client_identity: Option<String>,
+    },
+}
+
 /// What one connection remembers between its requests.
 struct Connection {
     peer: SocketAddr,
     tls: bool,
+    /// The CN of a verified client certificate (TR-069 3.3).
+    client_identity: Option<String>,
     session: Option<(String, SessionRef)>,
     /// The user this connection authenticated as (3.4.4: credentials on one request cover the
     /// following requests of the same connection).
@@ -77,13 +89,18 @@ fn text_response(status: StatusCode, text: &str) -> HttpResponse {
 
 impl<S: Store> Endpoint<S> {
     /// Serves one accepted connection until it closes.
-    pub async fn serve_connection<IO>(self: Arc<Self>, io: IO, peer: SocketAddr, tls: bool)
+    pub async fn serve_connection<IO>(self: Arc<Self>, io: IO, peer: SocketAddr, transport: Transport)
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let (tls, client_identity) = match transport {
+            Transport::Plain => (false, None),
+            Transport::Tls { client_identity } => (true, client_identity),
+        };
         let conn = Arc::new(tokio::sync::Mutex::new(Connection {
             peer,
             tls,
+            client_identity,
             session: None,
             authenticated: None,
             nonce_guard: NonceCountGuard::new(256),
@@ -202,10 +219,18 @@ impl<S: Store> Endpoint<S> {
     /// Checks the request's credentials for `device` (or the shared ones); `None` to go on.
     fn authenticate(
         &self,
+        key: Option<&str>,
         device: Option<&Device>,
         parts: &hyper::http::request::Parts,
         conn: &mut Connection,
     ) -> Option<HttpResponse> {
+        // 3.3: a verified client certificate whose CN is the device's identity (the 3.4.4
+        // username form) authenticates it; a generic certificate does not.
+        if let (Some(cn), Some(key)) = (&conn.client_identity, key)
+            && cn == key
+        {
+            return None;
+        }
         let creds = device.and_then(|d| d.credentials.as_ref());
         let expected = self.auth.expected(creds);
         if let (Some(user), auth::Expected::Device(c)) = (&conn.authenticated, &expected)
@@ -251,7 +276,7 @@ impl<S: Store> Endpoint<S> {
             Ok(d) => d,
             Err(e) => return self.unavailable(&e),
         };
-        if let Some(r) = self.authenticate(known.as_ref(), parts, conn) {
+        if let Some(r) = self.authenticate(Some(&key), known.as_ref(), parts, conn) {
             return r;
         }
         // A new Inform starts a new session (3.7: at most one per CPE); the connection's or
