@@ -70,8 +70,8 @@
 //! # Isolation and cost
 //!
 //! Every run gets a fresh JavaScript context, so nothing leaks between runs or devices;
-//! [`run`] reuses one QuickJS runtime per thread (a [`Sandbox`]), dropping it after a run that
-//! hit a limit. A runtime compiles each script once and keeps its bytecode (up to 256
+//! [`run`] reuses one QuickJS runtime per thread (a [`Sandbox`]), replacing it after a run
+//! that hit a limit or left promise callbacks queued. A runtime compiles each script once and keeps its bytecode (up to 256
 //! scripts), so later runs only load it. Most of a run's cost is creating and freeing the
 //! context; `docs/performance.md` has the measured figures (`cargo bench -p cwmp-script`).
 //!
@@ -123,22 +123,21 @@ thread_local! {
 
 /// Runs a script on this thread's [`Sandbox`], creating it on first use.
 ///
-/// A run that exceeded a limit drops the runtime, so the next run starts from a clean one. A
-/// run started from inside another (a [`ScriptData`] that evaluates a virtual parameter) gets
-/// a runtime of its own.
+/// A run started from inside another (a [`ScriptData`] that evaluates a virtual parameter)
+/// gets a sandbox of its own.
 pub fn run(input: &Input<'_>) -> Result<Output, ScriptError> {
     SANDBOX.with(|slot| {
         let Ok(mut slot) = slot.try_borrow_mut() else {
             return Sandbox::new()?.run(input);
         };
-        let sandbox = match slot.take() {
-            Some(sandbox) => sandbox,
-            None => Sandbox::new()?,
-        };
-        let outcome = sandbox.run(input);
-        if !matches!(outcome, Err(ScriptError::Timeout | ScriptError::OutOfMemory | ScriptError::StackOverflow)) {
-            *slot = Some(sandbox);
+        match &*slot {
+            Some(sandbox) => sandbox.run(input),
+            None => {
+                let sandbox = Sandbox::new()?;
+                let outcome = sandbox.run(input);
+                *slot = Some(sandbox);
+                outcome
+            }
         }
-        outcome
     })
 }

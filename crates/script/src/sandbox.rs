@@ -39,13 +39,45 @@ type Intrinsics = (
     intrinsic::Promise,
 );
 
-/// A QuickJS runtime that runs scripts one after the other, each in a fresh context.
+/// Runs scripts one after the other, each in a fresh context of a reused QuickJS runtime.
 ///
 /// Contexts are not reused: every run gets new globals and built-ins, so nothing a script
 /// does (a global variable, a patched `Array.prototype`) reaches the next run or device. The
 /// runtime (allocator, atom table) is reused, and so is the bytecode of the scripts it has
-/// compiled. A `Sandbox` is not `Send`: keep one per thread, as [`run`](crate::run) does.
+/// compiled. The runtime is replaced after a run that hit a limit, and after a run that left
+/// promise callbacks queued (they would keep its context alive, and nothing ever runs them).
+/// A `Sandbox` is not `Send`: keep one per thread, as [`run`](crate::run) does.
 pub struct Sandbox {
+    engine: RefCell<Option<Engine>>,
+}
+
+impl Sandbox {
+    /// A new sandbox and its runtime. Fails only when QuickJS cannot allocate it.
+    pub fn new() -> Result<Sandbox, ScriptError> {
+        Ok(Sandbox { engine: RefCell::new(Some(Engine::new()?)) })
+    }
+
+    /// Runs one script (see the crate documentation).
+    pub fn run(&self, input: &Input<'_>) -> Result<Output, ScriptError> {
+        // Taken out for the run, so that a run started from inside this one (a `ScriptData`
+        // evaluating a virtual parameter) gets an engine of its own.
+        let taken = self.engine.borrow_mut().take();
+        let engine = match taken {
+            Some(engine) => engine,
+            None => Engine::new()?,
+        };
+        let outcome = engine.run(input);
+        let hit_limit =
+            matches!(outcome, Err(ScriptError::Timeout | ScriptError::OutOfMemory | ScriptError::StackOverflow));
+        if !hit_limit && !engine.runtime.is_job_pending() {
+            *self.engine.borrow_mut() = Some(engine);
+        }
+        outcome
+    }
+}
+
+/// A QuickJS runtime with its limits, the prelude's bytecode and the compiled scripts.
+struct Engine {
     runtime: Runtime,
     flags: Rc<Flags>,
     budget: Rc<Budget>,
@@ -60,9 +92,8 @@ struct Compiled {
     bytecode: Rc<[u8]>,
 }
 
-impl Sandbox {
-    /// A new runtime. Fails only when QuickJS cannot allocate it.
-    pub fn new() -> Result<Sandbox, ScriptError> {
+impl Engine {
+    fn new() -> Result<Engine, ScriptError> {
         let budget = Rc::new(Budget::default());
         // No limit until the first run sets one.
         budget.start(usize::MAX);
@@ -82,11 +113,10 @@ impl Sandbox {
                 stack: None,
             })?;
         drop(context);
-        Ok(Sandbox { runtime, flags, budget, prelude, scripts: RefCell::new(HashMap::new()) })
+        Ok(Engine { runtime, flags, budget, prelude, scripts: RefCell::new(HashMap::new()) })
     }
 
-    /// Runs one script (see the crate documentation).
-    pub fn run(&self, input: &Input<'_>) -> Result<Output, ScriptError> {
+    fn run(&self, input: &Input<'_>) -> Result<Output, ScriptError> {
         let limits = input.limits;
         self.flags.deadline.set(Instant::now() + limits.time);
         self.flags.timed_out.set(false);
@@ -145,7 +175,7 @@ impl Sandbox {
         let args_json =
             serde_json::to_string(input.args).map_err(|e| ScriptError::InvalidDeclaration(e.to_string()))?;
         let args = ctx.json_parse(args_json).catch(ctx).map_err(classify)?;
-        // SAFETY: the bytecode was written by this runtime's QuickJS in `Sandbox::new`.
+        // SAFETY: the bytecode was written by this runtime's QuickJS in `Engine::new`.
         let prelude = unsafe { Module::load(ctx.clone(), &self.prelude) }.catch(ctx).map_err(classify)?;
         let prelude: Function = default_export(ctx, prelude).map_err(classify)?;
         prelude

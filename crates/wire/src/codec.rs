@@ -492,7 +492,7 @@ pub struct ValueCodec;
 
 impl Scalar<Value> for ValueCodec {
     fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, _tag: &'static str) -> Result<Value, DecodeError> {
-        let ty = xsi_type(cur, elem)?.map(|t| XsdType::from_name(&t)).unwrap_or_default();
+        let ty = cur.xsi_type(elem)?.map(|t| XsdType::from_name(local_part(&t))).unwrap_or_default();
         let text = cur.read_text()?.into_owned();
         Ok(Value { ty, text })
     }

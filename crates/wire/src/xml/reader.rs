@@ -21,6 +21,9 @@ pub(crate) struct Elem<'a> {
     qname: &'a str,
     /// The attribute list as written, from the whitespace after the name.
     attributes: &'a str,
+    /// The value of the attribute list when it is a sole `xsi:type` (as on every typed value)
+    /// that needs no normalisation.
+    sole_xsi_type: Option<&'a str>,
 }
 
 impl<'a> Elem<'a> {
@@ -128,18 +131,17 @@ impl<'a> Cursor<'a> {
     }
 
     /// Checks the limits for a new element and records it as open.
+    #[inline(always)]
     fn open_element(&mut self, start: &BytesStart<'a>) -> Result<Elem<'a>, DecodeError> {
         if self.open.len() >= self.limits.max_depth || self.elements >= self.limits.max_elements {
             return Err(self.limit_error());
         }
         self.elements += 1;
-        let content = self.in_source(start);
+        let content = self.in_source(start).unwrap_or("?");
         let (qname, attributes) = content.split_at_checked(start.name().0.len()).unwrap_or((content, ""));
         self.open.push(qname);
-        if !attributes.is_empty() {
-            self.open_attributes(start, attributes)?;
-        }
-        Ok(Elem { qname, attributes })
+        let sole_xsi_type = if attributes.is_empty() { None } else { self.open_attributes(start, attributes)? };
+        Ok(Elem { qname, attributes, sole_xsi_type })
     }
 
     #[cold]
@@ -152,15 +154,19 @@ impl<'a> Cursor<'a> {
     }
 
     /// The attribute checks of a new element that has attributes: their count, and the
-    /// namespace bindings they declare. Kept out of line: most elements have no attributes.
+    /// namespace bindings they declare. Returns the value of a sole `xsi:type`. Kept out of
+    /// line: most elements have no attributes.
     #[inline(never)]
-    fn open_attributes(&mut self, start: &BytesStart<'a>, raw: &str) -> Result<(), DecodeError> {
+    fn open_attributes(&mut self, start: &BytesStart<'a>, raw: &'a str) -> Result<Option<&'a str>, DecodeError> {
         self.check_attribute_count(start, raw)?;
+        if let Some(value) = sole_xsi_type(raw) {
+            return Ok(Some(value));
+        }
         // Bindings are rare below the Envelope: parse attributes only when one may be there.
         if may_bind(raw.as_bytes()) {
             self.push_bindings(start)?;
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Refuses an element with more attributes than the limit, whether or not the codec reads
@@ -179,11 +185,13 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// The same text as a slice of the source, so open element names cost no allocation.
-    /// The reader borrows tags from the source, so the fallback is never taken in practice.
-    fn in_source(&self, s: &str) -> &'a str {
+    /// The same text as a slice of the source, so open element names and text cost no
+    /// allocation, and events are read in place rather than moved out (moving them is slower
+    /// than it looks: the copy reads back stores the reader has just made). The reader
+    /// borrows everything from the source, so `None` is never seen in practice.
+    fn in_source(&self, s: &str) -> Option<&'a str> {
         let start = (s.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
-        self.src.get(start..start.wrapping_add(s.len())).filter(|found| found.as_ptr() == s.as_ptr()).unwrap_or("?")
+        self.src.get(start..start.wrapping_add(s.len())).filter(|found| found.as_ptr() == s.as_ptr())
     }
 
     fn push_bindings(&mut self, start: &BytesStart<'a>) -> Result<(), DecodeError> {
@@ -306,15 +314,20 @@ impl<'a> Cursor<'a> {
 
     /// The `xsi:type` attribute of an element, in either XML Schema instance namespace.
     pub fn xsi_type<'e>(&self, elem: &'e Elem<'a>) -> Result<Option<Cow<'e, str>>, DecodeError> {
-        let raw = elem.attributes;
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        if self.xsi_prefix_ok
-            && let Some(value) = sole_attribute(raw, "xsi:type")
+        if let Some(value) = elem.sole_xsi_type
+            && self.xsi_prefix_ok
         {
             return Ok(Some(Cow::Borrowed(value)));
         }
+        if elem.attributes.is_empty() {
+            return Ok(None);
+        }
+        self.any_xsi_type(elem)
+    }
+
+    /// [`Cursor::xsi_type`] among other attributes.
+    #[inline(never)]
+    fn any_xsi_type<'e>(&self, elem: &'e Elem<'a>) -> Result<Option<Cow<'e, str>>, DecodeError> {
         self.attribute_where(elem, |key| match key {
             "xsi:type" => self.xsi_prefix_ok,
             _ => self.key_matches(key, "type", &XSI_NAMESPACES, "xsi"),
@@ -354,32 +367,30 @@ impl<'a> Cursor<'a> {
             return Ok(None);
         }
         loop {
-            let event = match self.reader.read_event() {
-                Ok(event) => event,
-                Err(e) => return Err(self.syntax_error(e)),
-            };
+            let event = self.reader.read_event();
             match event {
-                Event::Start(start) => return self.open_element(&start).map(Some),
-                Event::Empty(start) => {
-                    let elem = self.open_element(&start)?;
+                Err(e) => return Err(self.syntax_error(e)),
+                Ok(Event::Start(ref start)) => return self.open_element(start).map(Some),
+                Ok(Event::Empty(ref start)) => {
+                    let elem = self.open_element(start)?;
                     self.virtual_end = true;
                     return Ok(Some(elem));
                 }
-                Event::End(_) => {
+                Ok(Event::End(_)) => {
                     self.close_element();
                     return Ok(None);
                 }
-                Event::GeneralRef(r) => {
-                    self.resolve_ref(&r.into_inner())?;
+                Ok(Event::GeneralRef(ref r)) => {
+                    self.resolve_ref(r)?;
                 }
-                Event::Eof => {
+                Ok(Event::Eof) => {
                     if self.open.is_empty() {
                         return Ok(None);
                     }
                     return Err(self.error(ErrorKind::Syntax("unexpected end of document".into())));
                 }
-                Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
-                Event::DocType(_) => return Err(self.error(ErrorKind::DocType)),
+                Ok(Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::PI(_) | Event::Decl(_)) => {}
+                Ok(Event::DocType(_)) => return Err(self.error(ErrorKind::DocType)),
             }
         }
     }
@@ -511,18 +522,37 @@ impl<'a> Cursor<'a> {
 /// The namespaces of `xsi:type`: XML Schema instance, and the 1999 draft old stacks send.
 const XSI_NAMESPACES: [&str; 2] = [ns::XSI, ns::XSI_1999];
 
-/// The value of `raw` when it is exactly one attribute named `key` (` key="value"`, any
-/// quote), with a value that needs no normalisation.
-fn sole_attribute<'r>(raw: &'r str, key: &str) -> Option<&'r str> {
-    let rest = raw.strip_prefix(' ')?.strip_prefix(key)?.strip_prefix('=')?;
-    let quote = match rest.as_bytes().first()? {
-        b'"' => '"',
-        b'\'' => '\'',
-        _ => return None,
+/// The value of `raw` when it is exactly one `xsi:type` attribute (` xsi:type="value"`, any
+/// quote) whose value needs no normalisation.
+fn sole_xsi_type(raw: &str) -> Option<&str> {
+    let bytes = raw.as_bytes();
+    if bytes.first_chunk::<10>() != Some(b" xsi:type=") {
+        return None;
+    }
+    let (&quote, rest) = bytes[10..].split_first()?;
+    let (&end, value) = rest.split_last()?;
+    if end != quote || !matches!(quote, b'"' | b'\'') || may_need_normalising(value) {
+        return None;
+    }
+    raw.get(11..raw.len() - 1)
+}
+
+/// Whether an attribute value may hold quotes, references, markup, or whitespace that
+/// attribute-value normalisation would change: any byte below `(` (tab, line ends, space,
+/// `"`, `&`, `'` and a few others type names do not use either) or a `<`.
+fn may_need_normalising(value: &[u8]) -> bool {
+    let flags = |word: u64| {
+        (word.wrapping_sub(ONES * u64::from(b'(')) & !word & HIGHS) | has_zero(word ^ (ONES * u64::from(b'<')))
     };
-    let value = rest[1..].strip_suffix(quote)?;
-    let plain = !value.bytes().any(|b| b == quote as u8 || matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r'));
-    plain.then_some(value)
+    match value.len() {
+        // Whole words, the last one overlapping the one before.
+        8.. => {
+            let (words, _) = value.as_chunks::<8>();
+            let last = value.last_chunk::<8>().map_or(0, |w| flags(u64::from_le_bytes(*w)));
+            last != 0 || words.iter().any(|w| flags(u64::from_le_bytes(*w)) != 0)
+        }
+        _ => value.iter().any(|&b| b < b'(' || b == b'<'),
+    }
 }
 
 /// The fast path of [`Cursor::attribute`] for the shape nearly every peer writes: at most
@@ -568,50 +598,83 @@ fn simple_attribute<'r>(raw: &'r str, max: usize, wanted: &impl Fn(&str) -> bool
     bytes[i..].iter().all(|&b| is_space(b)).then_some(None)
 }
 
-/// Whether an attribute list may hold a namespace declaration: an `xmlns` somewhere in it
-/// (perhaps inside a value; then the attributes are parsed for nothing).
+/// Whether an attribute list may hold a namespace declaration: `xmlns` after whitespace,
+/// where attribute names start (perhaps inside a value; then the attributes are parsed for
+/// nothing).
 fn may_bind(raw: &[u8]) -> bool {
     let mut rest = raw;
-    while let Some(i) = find_byte(rest, b'x') {
-        if rest[i..].starts_with(b"xmlns") {
+    while let Some(i) = find_space(rest) {
+        rest = &rest[i + 1..];
+        if rest.starts_with(b"xmlns") {
             return true;
         }
-        rest = &rest[i + 1..];
     }
     false
 }
 
-/// The position of the first `needle` in `haystack`, eight bytes at a time: for element names
-/// and attribute lists, which are too short for `memchr`'s set-up to pay off.
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The position of the first `needle` in `haystack`: for element names and attribute lists,
+/// which are too short for `memchr`'s set-up to pay off.
 fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     let pattern = ONES * u64::from(needle);
+    // A zero byte in `word ^ pattern` is a match.
+    find_flagged(haystack, |word| has_zero(word ^ pattern), |b| b == needle)
+}
+
+/// The position of the first whitespace (or other control) byte in `haystack`.
+fn find_space(haystack: &[u8]) -> Option<usize> {
+    // Bytes below 0x21, among bytes below 0x80 (`!word` drops the others).
+    find_flagged(haystack, |word| word.wrapping_sub(ONES * 0x21) & !word & HIGHS, |b| b <= b' ')
+}
+
+/// Flags the zero bytes of `word` (with their high bits; bytes above a zero byte may be
+/// flagged too, so only the lowest flag is exact).
+fn has_zero(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// Eight bytes at a time: `flags` marks matching bytes of a little-endian word by their high
+/// bits (the lowest flag exact), `matches` decides the bytes of the tail.
+#[inline(always)]
+fn find_flagged(haystack: &[u8], flags: impl Fn(u64) -> u64, matches: impl Fn(u8) -> bool) -> Option<usize> {
     let (words, tail) = haystack.as_chunks::<8>();
     for (n, word) in words.iter().enumerate() {
-        // A zero byte in `x` marks a match; the lowest flagged byte is always a true one.
-        let x = u64::from_le_bytes(*word) ^ pattern;
-        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
-        if flags != 0 {
-            return Some(n * 8 + flags.trailing_zeros() as usize / 8);
+        let found = flags(u64::from_le_bytes(*word));
+        if found != 0 {
+            return Some(n * 8 + found.trailing_zeros() as usize / 8);
         }
     }
-    tail.iter().position(|&b| b == needle).map(|i| words.len() * 8 + i)
+    tail.iter().position(|&b| matches(b)).map(|i| words.len() * 8 + i)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{find_byte, may_bind, simple_attribute, sole_attribute};
+    use super::{find_byte, find_space, may_bind, may_need_normalising, simple_attribute, sole_xsi_type};
+
+    #[test]
+    fn may_need_normalising_agrees_with_a_plain_check() {
+        let text = "xsd:unsignedInt\u{e9}a b\"c&d'e<f\tg\nh\ri(j)k=";
+        for len in 0..=text.len() {
+            for start in 0..len {
+                let value = &text.as_bytes()[start..len];
+                let plain = value.iter().any(|&b| b < b'(' || b == b'<');
+                assert_eq!(may_need_normalising(value), plain, "{value:?}");
+            }
+        }
+    }
 
     #[test]
     fn find_byte_agrees_with_a_plain_search() {
-        let text = b"soap-env:Envelope xmlns:a=\"x\" \x80\xff::";
+        let text = b"soap-env:Envelope\txmlns:a=\"x\" \x80\xff::\r\n\x7f\x20\x21";
         for len in 0..=text.len() {
             for start in 0..len {
                 let hay = &text[start..len];
                 for needle in [b':', b'x', b'\xff', b'\x80', b'\x00', b'"'] {
                     assert_eq!(find_byte(hay, needle), hay.iter().position(|&b| b == needle), "{hay:?} {needle}");
                 }
+                assert_eq!(find_space(hay), hay.iter().position(|&b| b <= b' '), "{hay:?}");
             }
         }
     }
@@ -620,15 +683,17 @@ mod tests {
     fn may_bind_finds_xmlns() {
         assert!(may_bind(br#" xmlns="urn:x""#));
         assert!(may_bind(br#" xsi:type="x" xmlns:cwmp="urn:x""#));
+        assert!(may_bind(b"\r\n\txmlns:cwmp='urn:x'"));
         assert!(!may_bind(br#" xsi:type="xsd:string""#));
+        assert!(!may_bind(br#" a="xmlns""#));
         assert!(!may_bind(b" xmln"));
     }
 
     #[test]
-    fn sole_attribute_fast_path() {
-        assert_eq!(sole_attribute(r#" xsi:type="xsd:int""#, "xsi:type"), Some("xsd:int"));
-        assert_eq!(sole_attribute(" xsi:type='xsd:int'", "xsi:type"), Some("xsd:int"));
-        assert_eq!(sole_attribute(r#" xsi:type="""#, "xsi:type"), Some(""));
+    fn sole_xsi_type_fast_path() {
+        assert_eq!(sole_xsi_type(r#" xsi:type="xsd:int""#), Some("xsd:int"));
+        assert_eq!(sole_xsi_type(" xsi:type='xsd:int'"), Some("xsd:int"));
+        assert_eq!(sole_xsi_type(r#" xsi:type="""#), Some(""));
         // Anything else is left to the general path.
         for raw in [
             r#" xsi:type="xsd:int" a="1""#,
@@ -640,8 +705,12 @@ mod tests {
             r#" xsi:type="xsd:int'"#,
             " xsi:type=\u{e9}x\u{e9}",
             r#" xsi:typo="xsd:int""#,
+            r#" xsi:type="a'b""#,
+            r#" xsi:type=""#,
+            " xsi:type=",
+            "\txsi:type=\"xsd:int\"",
         ] {
-            assert_eq!(sole_attribute(raw, "xsi:type"), None, "{raw:?}");
+            assert_eq!(sole_xsi_type(raw), None, "{raw:?}");
         }
     }
 
