@@ -377,19 +377,9 @@ impl<S: Store> Endpoint<S> {
         if presets.is_empty() {
             return Ok(None);
         }
-        let uses_scripts = presets.iter().any(|p| {
-            p.configurations.iter().any(|c| matches!(c, crate::provision::preset::Configuration::Provision { .. }))
-        });
-        let provisions = if uses_scripts {
-            self.store
-                .scripts(crate::store::ScriptKind::Provision)
-                .await?
-                .into_iter()
-                .map(|s| (s.name, s.source))
-                .collect()
-        } else {
-            Default::default()
-        };
+        let by_name = |scripts: Vec<crate::store::Script>| scripts.into_iter().map(|s| (s.name, s.source)).collect();
+        let provisions = by_name(self.store.scripts(crate::store::ScriptKind::Provision).await?);
+        let virtual_parameters = by_name(self.store.scripts(crate::store::ScriptKind::VirtualParameter).await?);
         let open_downloads = tasks
             .iter()
             .filter_map(|t| match &t.kind {
@@ -400,6 +390,7 @@ impl<S: Store> Endpoint<S> {
         Ok(Some(crate::provision::run::ProvisioningInputs {
             presets,
             provisions,
+            virtual_parameters,
             params: self.store.params(device.id, "").await?,
             faults: self.store.channel_faults(Some(device.id)).await?,
             open_downloads,
@@ -444,14 +435,14 @@ impl<S: Store> Endpoint<S> {
         conn.session = Some((id.clone(), live.clone()));
         let mut guard = live.lock().await;
         guard.last_activity = Instant::now();
-        let mut step = guard.session.handle(env, now);
+        let mut step = run_cpu_bound(guard.session.runs_scripts(), || guard.session.handle(env, now));
         if step.done && step.reply == Reply::NoContent {
             // Before ending, take tasks queued while the session ran.
             let device = guard.session.device().clone();
             match self.new_tasks(&device, &guard.session, parts).await {
                 Ok(Some((tasks, inputs))) => {
                     let mut writes = guard.session.add_tasks(tasks, inputs, now);
-                    let next = guard.session.handle(None, now);
+                    let next = run_cpu_bound(guard.session.runs_scripts(), || guard.session.handle(None, now));
                     writes.ops.extend(step.writes.ops);
                     writes.ops.extend(next.writes.ops);
                     step = Step { writes, ..next };
@@ -557,6 +548,14 @@ impl<S: Store> Endpoint<S> {
             })
             .collect()
     }
+}
+
+/// Runs a session step that may execute provision scripts (up to their time limit) without
+/// stalling the other connections served by this runtime thread.
+fn run_cpu_bound<T>(heavy: bool, f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if heavy && multi_thread { tokio::task::block_in_place(f) } else { f() }
 }
 
 fn new_session_id() -> String {

@@ -32,6 +32,8 @@ pub struct Declaration {
     pub path: String,
     pub freshness: Freshness,
     pub desired: Desired,
+    /// Scripts' `commit()` boundaries: batch 0 is applied before batch 1 is planned.
+    pub batch: u32,
 }
 
 impl Declaration {
@@ -41,6 +43,7 @@ impl Declaration {
             path: path.to_owned(),
             freshness: Freshness::default(),
             desired: Desired { value: Some((value.to_owned(), ty.map(String::from))), ..Desired::default() },
+            batch: 0,
         }
     }
 
@@ -50,6 +53,7 @@ impl Declaration {
             path: path.to_owned(),
             freshness: Freshness { path: Some(since), value: Some(since), attributes: None },
             desired: Desired::default(),
+            batch: 0,
         }
     }
 
@@ -59,6 +63,7 @@ impl Declaration {
             path: path.to_owned(),
             freshness: Freshness { path: Some(1), ..Freshness::default() },
             desired: Desired { count: Some((min, max)), ..Desired::default() },
+            batch: 0,
         }
     }
 }
