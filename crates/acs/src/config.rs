@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::store::postgres::PostgresConfig;
 use crate::store::sqlite::Durability;
 
 /// How CPEs authenticate to the CWMP endpoint (TR-069 3.4.4).
@@ -74,6 +75,11 @@ pub struct AcsConfig {
     pub api_listen: SocketAddr,
     /// Database, generated secrets and the first API token live here.
     pub data_dir: PathBuf,
+    /// Where the ACS keeps its state: absent for SQLite in `data_dir`, or a PostgreSQL URL
+    /// (`postgres://user:password@host:5432/database`), which several nodes can share.
+    pub store: Option<String>,
+    /// PostgreSQL pool, timeouts and node name (with a `postgres://` store).
+    pub postgres: PostgresConfig,
     pub durability: Durability,
     pub tls: Option<TlsConfig>,
     /// Base URL CPEs use to reach this ACS (for file URLs in Download). By default it is
@@ -107,6 +113,8 @@ impl Default for AcsConfig {
             cwmp_listen: "0.0.0.0:7547".parse().expect("address"),
             api_listen: "0.0.0.0:7557".parse().expect("address"),
             data_dir: PathBuf::from("cwmp-data"),
+            store: None,
+            postgres: PostgresConfig::default(),
             durability: Durability::Full,
             tls: None,
             public_url: None,
@@ -120,6 +128,32 @@ impl Default for AcsConfig {
             set_connection_request_credentials: true,
             api_auth: true,
             connection_request: Default::default(),
+        }
+    }
+}
+
+/// Which store a configuration asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `acs.db` in the data directory.
+    Sqlite,
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl AcsConfig {
+    /// The store `store` names: nothing (or `sqlite`) for SQLite, a `postgres://` or
+    /// `postgresql://` URL for PostgreSQL.
+    pub fn store_kind(&self) -> Result<StoreKind, String> {
+        match self.store.as_deref().map(str::trim) {
+            None | Some("") | Some("sqlite") => Ok(StoreKind::Sqlite),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(StoreKind::Postgres(url.to_owned()))
+            }
+            Some(other) => Err(format!(
+                "store {:?}: expected \"sqlite\" or a postgres:// URL",
+                other.split('@').next_back().unwrap_or_default()
+            )),
         }
     }
 }

@@ -415,8 +415,9 @@ impl<S: Store> Job<S> {
         });
     }
 
-    fn in_session(&self) -> bool {
-        self.endpoint.registry.by_device(&self.device_key).is_some()
+    /// In a session on this node or, with several nodes, on any.
+    async fn in_session(&self) -> bool {
+        self.endpoint.device_in_session(&self.device_key).await
     }
 
     /// Sends, and sends again while no session follows; returns the final state and reason.
@@ -426,11 +427,11 @@ impl<S: Store> Job<S> {
             // 3.2.2.1 item 6: a request during a session would not end it, and the CPE may
             // refuse it with 503. The session takes new tasks before it ends, so wait for
             // it and send only if work is left.
-            if self.in_session() {
+            if self.in_session().await {
                 self.update(|o| o.state = CrState::Deferred);
                 let limit = self.endpoint.config.session_timeout + self.config.retry_after;
                 let started = tokio::time::Instant::now();
-                while self.in_session() && started.elapsed() < limit {
+                while self.in_session().await && started.elapsed() < limit {
                     tokio::time::sleep(POLL).await;
                 }
                 match self.work_left().await {
@@ -485,7 +486,7 @@ impl<S: Store> Job<S> {
     async fn session_follows(&self, sent_at: Millis) -> bool {
         let started = tokio::time::Instant::now();
         loop {
-            if self.in_session() {
+            if self.in_session().await {
                 return true;
             }
             if let Ok(Some(d)) = self.endpoint.store.device(&self.device_key).await

@@ -1,5 +1,6 @@
 //! Starting and stopping the ACS: the store, the CWMP listener (HTTP or HTTPS), the REST API
-//! listener, the idle-session sweep and task expiry, and graceful shutdown.
+//! listener, the idle-session sweep and task expiry, and graceful shutdown. On PostgreSQL a
+//! node also follows the other nodes' session take-overs (LISTEN).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,11 +11,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::config::AcsConfig;
+use crate::config::{AcsConfig, StoreKind};
 use crate::cwmp::auth::CpeAuth;
 use crate::cwmp::{Endpoint, Transport};
 use crate::metrics::Metrics;
 use crate::session::SessionConfig;
+use crate::store::postgres::PgStore;
+use crate::store::postgres::cluster::Cluster;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Role, Store, StoreError, now_millis};
 
@@ -111,19 +114,56 @@ fn tls_acceptor(config: &crate::config::TlsConfig) -> Result<tokio_rustls::TlsAc
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
 }
 
-/// Opens the embedded store in the data directory and starts the ACS.
+/// Opens the embedded store in the data directory and starts the ACS. A configuration that
+/// names PostgreSQL goes to [`start_postgres`].
 pub async fn start(config: AcsConfig) -> Result<Running<SqliteStore>, StartError> {
+    if config.store_kind().map_err(StoreError::Invalid)? != StoreKind::Sqlite {
+        return Err(StartError::Store(StoreError::Invalid(
+            "the configuration names PostgreSQL: use start_postgres".into(),
+        )));
+    }
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
     let store = SqliteStore::open(&dir.join("acs.db"), config.durability).await?;
     start_with_store(config, store).await
 }
 
-/// Starts the ACS on a given store.
+/// Connects to the PostgreSQL store the configuration names and starts a node of the ACS;
+/// any number of nodes may share the database.
+pub async fn start_postgres(config: AcsConfig) -> Result<Running<PgStore>, StartError> {
+    let StoreKind::Postgres(url) = config.store_kind().map_err(StoreError::Invalid)? else {
+        return Err(StartError::Store(StoreError::Invalid("the configuration names no PostgreSQL store".into())));
+    };
+    let store = PgStore::connect(&url, &config.postgres).await?;
+    start_with_postgres(config, store).await
+}
+
+/// Starts a node on a PostgreSQL store shared with other nodes: sessions run under leases,
+/// are checkpointed at every step and can move between nodes.
+pub async fn start_with_postgres(config: AcsConfig, store: PgStore) -> Result<Running<PgStore>, StartError> {
+    let cluster = Arc::new(Cluster::new(store.clone(), config.postgres.node_id.clone(), config.session_timeout));
+    // Every node verifies the Digest nonces of the others.
+    let secret = cluster.shared_secret("digest-nonce").await?;
+    tracing::info!(node = cluster.node_id(), schema = store.schema(), "ACS node on PostgreSQL");
+    start_node(config, store, secret, Some(cluster)).await
+}
+
+/// Starts the ACS on a given store, as the only node.
 pub async fn start_with_store<S: Store>(config: AcsConfig, store: S) -> Result<Running<S>, StartError> {
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
     let secret = load_secret(&dir)?;
+    start_node(config, store, secret, None).await
+}
+
+async fn start_node<S: Store>(
+    config: AcsConfig,
+    store: S,
+    secret: Vec<u8>,
+    cluster: Option<Arc<Cluster>>,
+) -> Result<Running<S>, StartError> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
     let admin_token = first_admin_token(&store, &dir, &config).await?;
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let cwmp = TcpListener::bind(config.cwmp_listen).await.map_err(|e| StartError::Bind(config.cwmp_listen, e))?;
@@ -144,9 +184,13 @@ pub async fn start_with_store<S: Store>(config: AcsConfig, store: S) -> Result<R
         metrics: Arc::new(Metrics::default()),
         session_config,
         config,
+        cluster: cluster.clone(),
     });
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    if let Some(cluster) = cluster {
+        tasks.spawn(follow_take_overs(endpoint.clone(), cluster, watch_rx.clone()));
+    }
     tasks.spawn(accept_loop(cwmp, tls, endpoint.clone(), watch_rx.clone()));
     tasks.spawn(crate::api::serve(api, crate::api::ApiState::new(endpoint.clone()), watch_rx.clone()));
     tasks.spawn(housekeeping(endpoint.clone(), watch_rx));
@@ -228,7 +272,38 @@ async fn housekeeping<S: Store>(endpoint: Arc<Endpoint<S>>, mut shutdown: watch:
                     Ok(n) => tracing::info!(count = n, "tasks expired"),
                     Err(e) => tracing::warn!(error = %e, "task expiry failed"),
                 }
+                if let Some(cluster) = &endpoint.cluster {
+                    // Rows of sessions abandoned mid-way (a finished session deletes its own).
+                    match cluster.purge_expired(Duration::from_secs(3600)).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(count = n, "expired session leases purged"),
+                        Err(e) => tracing::warn!(error = %e, "session lease purge failed"),
+                    }
+                }
             }
+        }
+    }
+}
+
+/// LISTEN: drops this node's copy of each session another node took over. A notice lost
+/// while the listener reconnects costs nothing but a retried step: the fencing token refuses
+/// the stale copy's writes anyway.
+async fn follow_take_overs<S: Store>(
+    endpoint: Arc<Endpoint<S>>,
+    cluster: Arc<Cluster>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut moved = cluster.moved_sessions();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            notice = moved.recv() => match notice {
+                Ok((owner, session)) => endpoint.forget_moved(&owner, &session),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "session take-over notices missed");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
         }
     }
 }

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use cwmp_acs::config::AcsConfig;
+use cwmp_acs::config::{AcsConfig, StoreKind};
+use cwmp_acs::server::Running;
+use cwmp_acs::store::Store;
 
 #[derive(Subcommand)]
 pub enum AcsCommand {
     /// Start the ACS: the CWMP endpoint (default 0.0.0.0:7547) and the REST API (default
-    /// 0.0.0.0:7557) on an embedded SQLite store in the data directory.
+    /// 0.0.0.0:7557) on an embedded SQLite store in the data directory, or on PostgreSQL
+    /// (`--store postgres://…`), which several nodes can share.
     Serve(ServeArgs),
 }
 
@@ -32,6 +35,10 @@ pub struct ServeArgs {
     /// Base URL CPEs use to reach the ACS (for file URLs).
     #[arg(long, env = "CWMP_ACS_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Where the state lives: `sqlite` (the default, in the data directory) or
+    /// `postgres://user:password@host:5432/database` (several nodes may share it).
+    #[arg(long, env = "CWMP_ACS_STORE", hide_env_values = true)]
+    store: Option<String>,
 }
 
 pub async fn run(command: AcsCommand) -> anyhow::Result<()> {
@@ -60,13 +67,29 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<AcsConfig> {
     if let Some(v) = &args.public_url {
         config.public_url = Some(v.clone());
     }
+    if let Some(v) = &args.store {
+        config.store = Some(v.clone());
+    }
     Ok(config)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args)?;
     let data_dir = config.data_dir.clone();
-    let running = cwmp_acs::server::start(config).await?;
+    match config.store_kind().map_err(anyhow::Error::msg)? {
+        StoreKind::Sqlite => run_until_stopped(cwmp_acs::server::start(config).await?, &data_dir).await,
+        StoreKind::Postgres(_) => {
+            let running = cwmp_acs::server::start_postgres(config).await?;
+            say(format_args!(
+                "Store: PostgreSQL, node {}",
+                running.endpoint.cluster.as_ref().map_or("", |c| c.node_id())
+            ));
+            run_until_stopped(running, &data_dir).await
+        }
+    }
+}
+
+async fn run_until_stopped<S: Store>(running: Running<S>, data_dir: &std::path::Path) -> anyhow::Result<()> {
     say(format_args!("CWMP endpoint listening on {}", running.cwmp_addr));
     say(format_args!("REST API listening on {}", running.api_addr));
     let token_path = data_dir.join("admin-token");

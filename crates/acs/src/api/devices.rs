@@ -168,7 +168,7 @@ pub async fn get_one<S: Store>(
     let mut value = serde_json::to_value(&device).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     if let Value::Object(map) = &mut value {
         map.insert("hasCredentials".into(), json!(device.credentials.is_some()));
-        map.insert("inSession".into(), json!(state.endpoint.registry.by_device(&key).is_some()));
+        map.insert("inSession".into(), json!(state.endpoint.device_in_session(&key).await));
         map.insert("parameters".into(), json!(params));
     }
     Ok(Json(value))

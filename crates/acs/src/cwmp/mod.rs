@@ -4,9 +4,11 @@
 //! session and authentication. Sessions are also found by cookie, so a CPE that reconnects
 //! mid-session resumes (TR-069 3.4.2), and by authenticated device or client address for a
 //! CPE that loses its cookie. The same listener serves files for Download (`/files/…`) and
-//! takes uploads (`PUT /upload/…`).
+//! takes uploads (`PUT /upload/…`). With several nodes on PostgreSQL, [`cluster`] adds the
+//! session lease, the checkpoint after each step and the take-over on another node.
 
 pub mod auth;
+mod cluster;
 mod files;
 pub mod registry;
 
@@ -27,9 +29,11 @@ use tokio::sync::Semaphore;
 use crate::config::AcsConfig;
 use crate::metrics::Metrics;
 use crate::session::{AcsSession, InformError, Reply, SessionConfig, SessionInputs, Step, accept_inform};
+use crate::store::postgres::cluster::{Begin, Cluster};
 use crate::store::{Device, Store, Task, now_millis};
 use crate::tasks::TaskKind;
 use auth::{CpeAuth, Verdict};
+use cluster::{LeaseLost, Save};
 use cwmp_http::compression::ContentEncoding;
 use registry::{LiveSession, Registry, SessionRef};
 
@@ -45,6 +49,8 @@ pub struct Endpoint<S> {
     pub limits: Limits,
     pub slots: Arc<Semaphore>,
     pub metrics: Arc<Metrics>,
+    /// Set when several nodes share the store (PostgreSQL): leases, checkpoints, take-overs.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// How a connection reached the endpoint.
@@ -291,26 +297,45 @@ impl<S: Store> Endpoint<S> {
                 return r;
             }
         };
-        let device = match self.store.record_inform(accepted.record.clone()).await {
-            Ok(d) => d,
-            Err(e) => return self.unavailable(&e),
+        let id = new_session_id();
+        let (device, lease) = match &self.cluster {
+            None => match self.store.record_inform(accepted.record.clone()).await {
+                Ok(d) => (d, None),
+                Err(e) => return self.unavailable(&e),
+            },
+            Some(cluster) => {
+                let ip = Some(conn.peer.ip().to_string());
+                match cluster.begin_session(accepted.record.clone(), &id, ip).await {
+                    Ok(Begin::Started { device, lease }) => (*device, Some(lease)),
+                    Ok(Begin::Busy { retry_after }) => return self.busy(&key, retry_after),
+                    Err(e) => return self.unavailable(&e),
+                }
+            }
+        };
+        // Released if the session cannot start after all.
+        let abandon = |e: &crate::store::StoreError| {
+            self.abandon(lease.clone());
+            self.unavailable(e)
         };
         self.metrics.inc_informs();
         let tasks = match self.store.open_tasks(device.id).await {
             Ok(t) => t,
-            Err(e) => return self.unavailable(&e),
+            Err(e) => return abandon(&e),
         };
         let inputs = match self.inputs(&device, &tasks, parts).await {
             Ok(i) => i,
-            Err(e) => return self.unavailable(&e),
+            Err(e) => return abandon(&e),
         };
         let inputs = match self.provisioning_inputs(&device, &tasks).await {
             Ok(provisioning) => SessionInputs { provisioning, ..inputs },
-            Err(e) => return self.unavailable(&e),
+            Err(e) => return abandon(&e),
         };
         let (session, step) =
             AcsSession::start(&accepted, device.clone(), tasks, inputs, self.session_config.clone(), now);
-        let id = new_session_id();
+        let save = match Save::after(lease.as_ref(), &session, &step) {
+            Ok(save) => save,
+            Err(e) => return abandon(&e),
+        };
         let live = Arc::new(tokio::sync::Mutex::new(LiveSession {
             id: id.clone(),
             session,
@@ -318,13 +343,16 @@ impl<S: Store> Endpoint<S> {
             last_activity: Instant::now(),
             started: Instant::now(),
             _permit: Some(permit),
+            lease,
         }));
         if self.registry.insert(id.clone(), device.key.clone(), conn.peer.ip(), live.clone()).is_some() {
             tracing::info!(device = %device.key, "new Inform replaces the device's unfinished session");
         }
         conn.session = Some((id.clone(), live));
         tracing::info!(device = %device.key, version = %accepted.version, events = ?accepted.record.events, "session started");
-        self.finish_step(step, conn, Some(&id)).await
+        // Only a new Inform from the device (or a take-over) can have replaced the lease
+        // already: this session is over.
+        self.finish_step(step, save, conn, Some(&id)).await.unwrap_or_else(|LeaseLost| self.busy(&key, Duration::ZERO))
     }
 
     /// What the session needs to know about stored types and files for its tasks.
@@ -421,7 +449,11 @@ impl<S: Store> Endpoint<S> {
         conn: &mut Connection,
         now: i64,
     ) -> HttpResponse {
-        let Some((id, live)) = self.find_session(parts, conn) else {
+        let found = match self.locate_session(parts, conn).await {
+            Ok(found) => found,
+            Err(e) => return self.unavailable(&e),
+        };
+        let Some((id, live)) = found else {
             // Some CPEs ask GetRPCMethods before their Inform: answer it outside a session.
             if let Some(env) = env.as_ref().filter(|e| matches!(e.message, Message::GetRpcMethods(_))) {
                 let methods = crate::session::ACS_METHODS.iter().map(|m| m.to_string()).collect();
@@ -432,7 +464,27 @@ impl<S: Store> Endpoint<S> {
             }
             return text_response(StatusCode::BAD_REQUEST, "no session: a session starts with an Inform\n");
         };
-        conn.session = Some((id.clone(), live.clone()));
+        // With several nodes the session may have moved on elsewhere meanwhile: the request
+        // is then handled again on the newer state, taken over from its checkpoint.
+        let replay = self.cluster.as_ref().and(env.clone());
+        match self.step(id.clone(), live, env, parts, conn, now).await {
+            Ok(response) => response,
+            Err(LeaseLost) => self.continue_moved(&id, replay, parts, conn, now).await,
+        }
+    }
+
+    /// Runs one POST of a session and makes its writes (and, with several nodes, its
+    /// checkpoint) durable before replying.
+    async fn step(
+        &self,
+        id: String,
+        live: SessionRef,
+        env: Option<Envelope>,
+        parts: &hyper::http::request::Parts,
+        conn: &mut Connection,
+        now: i64,
+    ) -> Result<HttpResponse, LeaseLost> {
+        conn.session = Some((id, live.clone()));
         let mut guard = live.lock().await;
         guard.last_activity = Instant::now();
         let mut step = run_cpu_bound(guard.session.runs_scripts(), || guard.session.handle(env, now));
@@ -451,8 +503,15 @@ impl<S: Store> Endpoint<S> {
                 Err(e) => tracing::warn!(error = %e, "could not look for new tasks"),
             }
         }
+        let save = Save::after(guard.lease.as_ref(), &guard.session, &step);
         drop(guard);
-        self.finish_step(step, conn, None).await
+        match save {
+            Ok(save) => self.finish_step(step, save, conn, None).await,
+            Err(e) => {
+                self.end_session(conn);
+                Ok(self.unavailable(&e))
+            }
+        }
     }
 
     async fn new_tasks(
@@ -471,16 +530,30 @@ impl<S: Store> Endpoint<S> {
         Ok(Some((fresh, inputs)))
     }
 
-    /// Makes the step's writes durable, then builds its HTTP reply.
-    async fn finish_step(&self, step: Step, conn: &mut Connection, set_cookie: Option<&str>) -> HttpResponse {
-        if let Err(e) = self.store.apply(step.writes).await {
-            self.end_session(conn);
-            return self.unavailable(&e);
+    /// Makes the step's writes durable, then builds its HTTP reply; `LeaseLost` when another
+    /// node or session holds the device now (nothing was written).
+    async fn finish_step(
+        &self,
+        step: Step,
+        save: Option<Save>,
+        conn: &mut Connection,
+        set_cookie: Option<&str>,
+    ) -> Result<HttpResponse, LeaseLost> {
+        match self.make_durable(step.writes, save).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.end_session(conn);
+                return Err(LeaseLost);
+            }
+            Err(e) => {
+                self.end_session(conn);
+                return Ok(self.unavailable(&e));
+            }
         }
         if step.done {
             self.end_session(conn);
         }
-        match step.reply {
+        Ok(match step.reply {
             Reply::Soap(env) => {
                 self.metrics.count_rpc(env.message.name());
                 self.soap_response(&env, set_cookie, conn.reply_coding)
@@ -493,7 +566,7 @@ impl<S: Store> Endpoint<S> {
                 self.metrics.inc_sessions_failed();
                 text_response(StatusCode::BAD_REQUEST, &format!("{why}\n"))
             }
-        }
+        })
     }
 
     fn soap_response(&self, env: &Envelope, set_cookie: Option<&str>, coding: ContentEncoding) -> HttpResponse {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::session::AcsSession;
+use crate::store::postgres::cluster::Lease;
 
 /// A session and what the endpoint keeps about it.
 pub struct LiveSession {
@@ -20,6 +21,8 @@ pub struct LiveSession {
     pub started: Instant,
     /// Holds one of the endpoint's session slots for the session's life.
     pub _permit: Option<OwnedSemaphorePermit>,
+    /// With several nodes: the device's session lease this session runs under.
+    pub lease: Option<Lease>,
 }
 
 pub type SessionRef = Arc<tokio::sync::Mutex<LiveSession>>;

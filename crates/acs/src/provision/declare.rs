@@ -1,12 +1,14 @@
 //! Declarations: what a preset or a provision script says a device should look like. The
 //! planner turns the difference between declarations and the snapshot into RPCs.
 
+use serde::{Deserialize, Serialize};
+
 use crate::store::Millis;
 
 /// How fresh the ACS's knowledge of a path must be (GenieACS's `attrTimestamps`): each is a
 /// time; the attribute must have been read from the device after it. `Some(1)` means "known
 /// at all".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Freshness {
     /// The instance list (for wildcards and `[Key:value]` filters) or the node's existence.
     pub path: Option<Millis>,
@@ -15,7 +17,7 @@ pub struct Freshness {
 }
 
 /// What a path should hold (GenieACS's `attrValues`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
     /// Value, with an xsd type when the declaration named one.
     pub value: Option<(String, Option<String>)>,
@@ -26,7 +28,7 @@ pub struct Desired {
 }
 
 /// One declaration, owned by a channel (faults are recorded per channel).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Declaration {
     pub channel: String,
     pub path: String,

@@ -145,7 +145,7 @@ pub struct Preset {
 }
 
 /// A firmware goal of a matching preset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirmwareGoal {
     pub channel: String,
     pub version: String,
@@ -154,7 +154,7 @@ pub struct FirmwareGoal {
 }
 
 /// A provision script to run with arguments.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScriptCall {
     pub channel: String,
     pub name: String,

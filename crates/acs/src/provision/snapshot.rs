@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use serde::{Deserialize, Serialize};
+
 use crate::store::{Device, Millis, Param};
 
 /// One node as the ACS knows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     pub object: bool,
     /// Value and xsd type.
@@ -30,12 +32,27 @@ pub struct Match<'a> {
     pub node: Option<&'a Node>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     nodes: BTreeMap<String, Node>,
     tags: Vec<String>,
+    #[serde(deserialize_with = "identity_fields")]
     identity: Vec<(&'static str, String)>,
     events: Vec<String>,
+}
+
+/// The identity fields a snapshot holds (a session checkpoint carries them as text).
+const IDENTITY_FIELDS: [&str; 5] = ["ID", "Manufacturer", "OUI", "ProductClass", "SerialNumber"];
+
+fn identity_fields<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(&'static str, String)>, D::Error> {
+    let pairs: Vec<(String, String)> = Vec::deserialize(d)?;
+    pairs
+        .into_iter()
+        .map(|(name, value)| match IDENTITY_FIELDS.iter().find(|f| **f == name) {
+            Some(f) => Ok((*f, value)),
+            None => Err(serde::de::Error::custom(format!("unknown identity field {name:?}"))),
+        })
+        .collect()
 }
 
 /// One step of a query path.

@@ -5,6 +5,7 @@
 //! [`Step::reply`]. The session decides, per Table 10, whether the reply is a response to the
 //! CPE's request, the ACS's next request, or the empty 204 that ends the session.
 
+mod checkpoint;
 mod jobs;
 mod negotiate;
 
@@ -15,6 +16,7 @@ use cwmp_wire::{Envelope, Fault, FaultCode, Message, Namespace, Version};
 
 use crate::provision::run::{Provisioner, ProvisioningInputs};
 use crate::store::{Device, FileMeta, Millis, Task, TaskStatus, WriteBatch, WriteOp};
+pub use checkpoint::CheckpointError;
 use jobs::{Job, JobContext, Progress, Reconciled};
 pub use negotiate::{Accepted, InformError, accept_inform};
 

@@ -1,10 +1,12 @@
 //! The ACS's persistent state behind one [`Store`] trait: devices and their parameter trees,
-//! tasks, files and API tokens. SQLite is the embedded default ([`sqlite::SqliteStore`]).
+//! tasks, files and API tokens. SQLite is the embedded default ([`sqlite::SqliteStore`]);
+//! PostgreSQL ([`postgres::PgStore`]) serves one node or several sharing the database.
 //!
 //! Writes from CWMP sessions arrive as [`WriteBatch`]es; implementations group the batches of
 //! concurrent sessions into one transaction and acknowledge each batch only once it is
 //! durable, so an InformResponse is never sent for an Inform that could still be lost.
 
+pub mod postgres;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -486,6 +488,11 @@ pub trait LocalStore: Clone + Sync + 'static {
     async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String>;
     async fn token_role(&self, token: &str) -> Result<Option<Role>>;
     async fn token_count(&self) -> Result<u64>;
+
+    /// A counter that moves whenever presets, scripts or files change: here, or through
+    /// another node sharing the store (promptly by notification, at worst after one poll).
+    /// Caches of configuration watch it.
+    fn config_generation(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// SHA-256 of a token, as stored.

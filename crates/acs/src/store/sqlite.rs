@@ -36,6 +36,8 @@ enum WriteRequest {
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: mpsc::Sender<WriteRequest>,
+    /// See [`Store::config_generation`]; one process owns the file, so local writes are all.
+    config: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// How durable commits are. `Full` syncs the WAL at every commit; `Normal` survives a
@@ -67,7 +69,7 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone().read_only(true)).await?;
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer_loop(conn, rx));
-        Ok(SqliteStore { reader, writer: tx })
+        Ok(SqliteStore { reader, writer: tx, config: std::sync::Arc::new(tokio::sync::watch::channel(0).0) })
     }
 
     async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteRequest) -> Result<T> {
@@ -79,6 +81,10 @@ impl SqliteStore {
     /// A connection for the rare operator writes that do not go through the session writer.
     async fn direct(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
         Ok(self.writer_pool().await?.acquire().await?)
+    }
+
+    fn config_changed(&self) {
+        self.config.send_modify(|g| *g = g.wrapping_add(1));
     }
 
     async fn writer_pool(&self) -> Result<SqlitePool> {
@@ -874,6 +880,7 @@ impl Store for SqliteStore {
                 .await?;
         }
         tx.commit().await?;
+        self.config_changed();
         Ok(FileMeta { id, size: data.len() as u64, sha256, ..meta })
     }
 
@@ -918,6 +925,9 @@ impl Store for SqliteStore {
     async fn delete_file(&self, name: &str) -> Result<bool> {
         let mut conn = self.direct().await?;
         let done = sqlx::query("DELETE FROM files WHERE name = ?").bind(name).execute(&mut *conn).await?;
+        if done.rows_affected() > 0 {
+            self.config_changed();
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -934,12 +944,16 @@ impl Store for SqliteStore {
         .bind(now)
         .execute(&mut *conn)
         .await?;
+        self.config_changed();
         Ok(())
     }
 
     async fn delete_preset(&self, name: &str) -> Result<bool> {
         let mut conn = self.direct().await?;
         let done = sqlx::query("DELETE FROM presets WHERE name = ?").bind(name).execute(&mut *conn).await?;
+        if done.rows_affected() > 0 {
+            self.config_changed();
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -965,6 +979,7 @@ impl Store for SqliteStore {
         };
         let mut conn = self.direct().await?;
         sqlx::query(sql).bind(&script.name).bind(&script.source).bind(script.updated_at).execute(&mut *conn).await?;
+        self.config_changed();
         Ok(())
     }
 
@@ -974,7 +989,11 @@ impl Store for SqliteStore {
             ScriptKind::VirtualParameter => "DELETE FROM virtual_parameters WHERE name = ?",
         };
         let mut conn = self.direct().await?;
-        Ok(sqlx::query(sql).bind(name).execute(&mut *conn).await?.rows_affected() > 0)
+        let deleted = sqlx::query(sql).bind(name).execute(&mut *conn).await?.rows_affected() > 0;
+        if deleted {
+            self.config_changed();
+        }
+        Ok(deleted)
     }
 
     async fn scripts(&self, kind: ScriptKind) -> Result<Vec<Script>> {
@@ -1061,6 +1080,10 @@ impl Store for SqliteStore {
     async fn token_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&self.reader).await?;
         Ok(n as u64)
+    }
+
+    fn config_generation(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.config.subscribe()
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use cwmp_wire::rpc::{self, ParameterValueStruct};
 use cwmp_wire::{Fault, Message, Value, XsdType};
+use serde::{Deserialize, Serialize};
 
 mod scripts;
 
@@ -38,6 +39,7 @@ pub struct ProvisioningInputs {
 }
 
 /// The RPC in flight and what it was for.
+#[derive(Serialize, Deserialize)]
 enum Pending {
     Names { object: String, next_level: bool, channels: BTreeSet<String> },
     Values { channels: BTreeSet<String> },
@@ -63,12 +65,15 @@ impl Pending {
 }
 
 /// An instance provisioning just added, whose keys still have to be set.
+#[derive(Serialize, Deserialize)]
 struct AddedInstance {
     channel: String,
     instance: String,
     keys: Vec<(String, String)>,
 }
 
+/// Plain data, so a session checkpoint can carry it to another node.
+#[derive(Serialize, Deserialize)]
 pub struct Provisioner {
     device_id: i64,
     now: Millis,
@@ -82,6 +87,7 @@ pub struct Provisioner {
     /// again).
     changes: Vec<String>,
     seed: u64,
+    #[serde(skip)]
     limits: cwmp_script::Limits,
     channels: BTreeSet<String>,
     faulted_before: BTreeSet<String>,

@@ -101,6 +101,7 @@ pub(super) fn seed(device_key: &str) -> u64 {
 }
 
 /// One script the session runs, with its last outcome.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct ScriptRun {
     pub channel: String,
     pub name: String,
