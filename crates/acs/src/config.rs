@@ -59,6 +59,10 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// PEM private key.
     pub key: PathBuf,
+    /// PEM CA certificates that sign CPE client certificates (TR-069 3.3). CPEs without a
+    /// certificate are still accepted and authenticate over HTTP.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// The ACS's settings.

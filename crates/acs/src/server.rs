@@ -12,8 +12,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{AcsConfig, StoreKind};
-use crate::cwmp::Endpoint;
 use crate::cwmp::auth::CpeAuth;
+use crate::cwmp::{Endpoint, Transport};
 use crate::metrics::Metrics;
 use crate::session::SessionConfig;
 use crate::store::postgres::PgStore;
@@ -83,17 +83,34 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn tls_acceptor(config: &crate::config::TlsConfig) -> Result<tokio_rustls::TlsAcceptor, StartError> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_file_iter(&config.cert)
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| StartError::Tls(format!("{}: {e}", config.cert.display())))?;
+    let read_certs = |path: &Path| {
+        CertificateDer::pem_file_iter(path)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| StartError::Tls(format!("{}: {e}", path.display())))
+    };
+    let certs = read_certs(&config.cert)?;
     let key = PrivateKeyDer::from_pem_file(&config.key)
         .map_err(|e| StartError::Tls(format!("{}: {e}", config.key.display())))?;
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| StartError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
         .map_err(|e| StartError::Tls(e.to_string()))?;
+    let builder = match &config.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in read_certs(path)? {
+                roots.add(cert).map_err(|e| StartError::Tls(format!("{}: {e}", path.display())))?;
+            }
+            // 3.3: client certificates are optional; CPEs without one authenticate over HTTP.
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let server = builder.with_single_cert(certs, key).map_err(|e| StartError::Tls(e.to_string()))?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
 }
 
@@ -219,9 +236,17 @@ async fn accept_loop<S: Store>(
                 let tls = tls.clone();
                 connections.spawn(async move {
                     match tls {
-                        None => endpoint.serve_connection(stream, peer, false).await,
+                        None => endpoint.serve_connection(stream, peer, Transport::Plain).await,
                         Some(acceptor) => match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => endpoint.serve_connection(stream, peer, true).await,
+                            Ok(Ok(stream)) => {
+                                let client_identity = stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|chain| chain.first())
+                                    .and_then(|cert| crate::cwmp::auth::certificate_identity(cert));
+                                endpoint.serve_connection(stream, peer, Transport::Tls { client_identity }).await
+                            }
                             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         },

@@ -80,27 +80,42 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         StoreKind::Sqlite => run_until_stopped(cwmp_acs::server::start(config).await?, &data_dir).await,
         StoreKind::Postgres(_) => {
             let running = cwmp_acs::server::start_postgres(config).await?;
-            println!("Store: PostgreSQL, node {}", running.endpoint.cluster.as_ref().map_or("", |c| c.node_id()));
+            say(format_args!(
+                "Store: PostgreSQL, node {}",
+                running.endpoint.cluster.as_ref().map_or("", |c| c.node_id())
+            ));
             run_until_stopped(running, &data_dir).await
         }
     }
 }
 
 async fn run_until_stopped<S: Store>(running: Running<S>, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    println!("CWMP endpoint listening on {}", running.cwmp_addr);
-    println!("REST API listening on {}", running.api_addr);
+    say(format_args!("CWMP endpoint listening on {}", running.cwmp_addr));
+    say(format_args!("REST API listening on {}", running.api_addr));
     let token_path = data_dir.join("admin-token");
     match &running.admin_token {
-        Some(_) => println!(
+        Some(_) => say(format_args!(
             "Created the first admin API token in {} (send it as 'Authorization: Bearer <token>')",
             token_path.display()
-        ),
-        None => println!("API tokens are in the store; the first admin token was saved to {}", token_path.display()),
+        )),
+        None => say(format_args!(
+            "API tokens are in the store; the first admin token was saved to {}",
+            token_path.display()
+        )),
     }
     shutdown_signal().await;
-    println!("shutting down");
+    say(format_args!("shutting down"));
     running.stop(Duration::from_secs(10)).await;
     Ok(())
+}
+
+/// Prints a status line. A closed standard output (a supervisor that stopped reading) must
+/// not stop the server, so write errors are ignored, unlike `println!`.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 async fn shutdown_signal() {

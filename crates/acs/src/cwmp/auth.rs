@@ -33,6 +33,13 @@ fn basic_matches(stored: &DeviceCredentials, creds: &cwmp_http::basic::Credentia
     creds.username == stored.username && bool::from(computed.as_bytes().ct_eq(hash.as_bytes()))
 }
 
+/// The subject common name of a DER certificate, if it has one.
+pub fn certificate_identity(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_owned)
+}
+
 /// What a request's credentials are checked against.
 pub enum Expected<'a> {
     /// The device's own credentials.

@@ -53,10 +53,22 @@ pub struct Endpoint<S> {
     pub cluster: Option<Arc<Cluster>>,
 }
 
+/// How a connection reached the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    /// TLS, with the subject CN of the CPE's verified client certificate, if it sent one.
+    Tls {
+        client_identity: Option<String>,
+    },
+}
+
 /// What one connection remembers between its requests.
 struct Connection {
     peer: SocketAddr,
     tls: bool,
+    /// The CN of a verified client certificate (TR-069 3.3).
+    client_identity: Option<String>,
     session: Option<(String, SessionRef)>,
     /// The user this connection authenticated as (3.4.4: credentials on one request cover the
     /// following requests of the same connection).
@@ -83,13 +95,18 @@ fn text_response(status: StatusCode, text: &str) -> HttpResponse {
 
 impl<S: Store> Endpoint<S> {
     /// Serves one accepted connection until it closes.
-    pub async fn serve_connection<IO>(self: Arc<Self>, io: IO, peer: SocketAddr, tls: bool)
+    pub async fn serve_connection<IO>(self: Arc<Self>, io: IO, peer: SocketAddr, transport: Transport)
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let (tls, client_identity) = match transport {
+            Transport::Plain => (false, None),
+            Transport::Tls { client_identity } => (true, client_identity),
+        };
         let conn = Arc::new(tokio::sync::Mutex::new(Connection {
             peer,
             tls,
+            client_identity,
             session: None,
             authenticated: None,
             nonce_guard: NonceCountGuard::new(256),
@@ -208,10 +225,18 @@ impl<S: Store> Endpoint<S> {
     /// Checks the request's credentials for `device` (or the shared ones); `None` to go on.
     fn authenticate(
         &self,
+        key: Option<&str>,
         device: Option<&Device>,
         parts: &hyper::http::request::Parts,
         conn: &mut Connection,
     ) -> Option<HttpResponse> {
+        // 3.3: a verified client certificate whose CN is the device's identity (the 3.4.4
+        // username form) authenticates it; a generic certificate does not.
+        if let (Some(cn), Some(key)) = (&conn.client_identity, key)
+            && cn == key
+        {
+            return None;
+        }
         let creds = device.and_then(|d| d.credentials.as_ref());
         let expected = self.auth.expected(creds);
         if let (Some(user), auth::Expected::Device(c)) = (&conn.authenticated, &expected)
@@ -257,7 +282,7 @@ impl<S: Store> Endpoint<S> {
             Ok(d) => d,
             Err(e) => return self.unavailable(&e),
         };
-        if let Some(r) = self.authenticate(known.as_ref(), parts, conn) {
+        if let Some(r) = self.authenticate(Some(&key), known.as_ref(), parts, conn) {
             return r;
         }
         // A new Inform starts a new session (3.7: at most one per CPE); the connection's or
@@ -380,19 +405,9 @@ impl<S: Store> Endpoint<S> {
         if presets.is_empty() {
             return Ok(None);
         }
-        let uses_scripts = presets.iter().any(|p| {
-            p.configurations.iter().any(|c| matches!(c, crate::provision::preset::Configuration::Provision { .. }))
-        });
-        let provisions = if uses_scripts {
-            self.store
-                .scripts(crate::store::ScriptKind::Provision)
-                .await?
-                .into_iter()
-                .map(|s| (s.name, s.source))
-                .collect()
-        } else {
-            Default::default()
-        };
+        let by_name = |scripts: Vec<crate::store::Script>| scripts.into_iter().map(|s| (s.name, s.source)).collect();
+        let provisions = by_name(self.store.scripts(crate::store::ScriptKind::Provision).await?);
+        let virtual_parameters = by_name(self.store.scripts(crate::store::ScriptKind::VirtualParameter).await?);
         let open_downloads = tasks
             .iter()
             .filter_map(|t| match &t.kind {
@@ -403,6 +418,7 @@ impl<S: Store> Endpoint<S> {
         Ok(Some(crate::provision::run::ProvisioningInputs {
             presets,
             provisions,
+            virtual_parameters,
             params: self.store.params(device.id, "").await?,
             faults: self.store.channel_faults(Some(device.id)).await?,
             open_downloads,
@@ -471,14 +487,14 @@ impl<S: Store> Endpoint<S> {
         conn.session = Some((id, live.clone()));
         let mut guard = live.lock().await;
         guard.last_activity = Instant::now();
-        let mut step = guard.session.handle(env, now);
+        let mut step = run_cpu_bound(guard.session.runs_scripts(), || guard.session.handle(env, now));
         if step.done && step.reply == Reply::NoContent {
             // Before ending, take tasks queued while the session ran.
             let device = guard.session.device().clone();
             match self.new_tasks(&device, &guard.session, parts).await {
                 Ok(Some((tasks, inputs))) => {
                     let mut writes = guard.session.add_tasks(tasks, inputs, now);
-                    let next = guard.session.handle(None, now);
+                    let next = run_cpu_bound(guard.session.runs_scripts(), || guard.session.handle(None, now));
                     writes.ops.extend(step.writes.ops);
                     writes.ops.extend(next.writes.ops);
                     step = Step { writes, ..next };
@@ -605,6 +621,14 @@ impl<S: Store> Endpoint<S> {
             })
             .collect()
     }
+}
+
+/// Runs a session step that may execute provision scripts (up to their time limit) without
+/// stalling the other connections served by this runtime thread.
+fn run_cpu_bound<T>(heavy: bool, f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if heavy && multi_thread { tokio::task::block_in_place(f) } else { f() }
 }
 
 fn new_session_id() -> String {

@@ -34,6 +34,8 @@ pub struct Declaration {
     pub path: String,
     pub freshness: Freshness,
     pub desired: Desired,
+    /// Scripts' `commit()` boundaries: batch 0 is applied before batch 1 is planned.
+    pub batch: u32,
 }
 
 impl Declaration {
@@ -43,6 +45,7 @@ impl Declaration {
             path: path.to_owned(),
             freshness: Freshness::default(),
             desired: Desired { value: Some((value.to_owned(), ty.map(String::from))), ..Desired::default() },
+            batch: 0,
         }
     }
 
@@ -52,6 +55,7 @@ impl Declaration {
             path: path.to_owned(),
             freshness: Freshness { path: Some(since), value: Some(since), attributes: None },
             desired: Desired::default(),
+            batch: 0,
         }
     }
 
@@ -61,6 +65,7 @@ impl Declaration {
             path: path.to_owned(),
             freshness: Freshness { path: Some(1), ..Freshness::default() },
             desired: Desired { count: Some((min, max)), ..Desired::default() },
+            batch: 0,
         }
     }
 }

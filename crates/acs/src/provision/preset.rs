@@ -236,6 +236,7 @@ impl Preset {
                             path: format!("{selector}.{name}"),
                             freshness: Freshness::default(),
                             desired: Desired { value: Some((value.clone(), None)), ..Desired::default() },
+                            batch: 0,
                         });
                     }
                 }

@@ -183,6 +183,23 @@ impl Snapshot {
         out
     }
 
+    /// A script's `clear(path, before)`: forgets what was read before `before` at or below
+    /// `path` (a GenieACS path; wildcards widen it to their prefix), so it is read again.
+    pub fn forget(&mut self, path: &str, before: Millis) {
+        let cut = path.find(['*', '[']).unwrap_or(path.len());
+        let prefix = &path[..cut];
+        for (k, node) in self.nodes.iter_mut() {
+            if k.starts_with(prefix) {
+                if node.value_ts.is_some_and(|t| t < before) {
+                    node.value_ts = None;
+                }
+                if node.path_ts.is_some_and(|t| t < before) {
+                    node.path_ts = None;
+                }
+            }
+        }
+    }
+
     /// Removes `prefix` and everything below it.
     pub fn remove_subtree(&mut self, prefix: &str) {
         let doomed: Vec<String> = self.below(prefix).map(|(k, _)| k.clone()).collect();

@@ -181,6 +181,11 @@ impl AcsSession {
         self.done
     }
 
+    /// Whether handling a POST may run provision scripts (CPU-bound, bounded by their limits).
+    pub fn runs_scripts(&self) -> bool {
+        self.jobs.iter().any(|j| matches!(j, Job::Provision(p) if p.has_scripts()))
+    }
+
     /// Ids of the tasks this session has taken.
     pub fn task_ids(&self) -> impl Iterator<Item = i64> + '_ {
         self.seen.iter().copied()

@@ -180,8 +180,23 @@ pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
             }
             continue;
         }
+        // Virtual parameters are computed by their scripts, never asked of the device.
+        if decl.path.starts_with("VirtualParameters.") {
+            continue;
+        }
         let Ok((steps, object)) = parse_query(&decl.path) else { continue };
         let (paths, complete) = expand(snapshot, decl, &steps, object, &mut reads);
+        // Scripts name objects without the final dot (`Device.DeviceInfo.*`); the tree keeps it.
+        let paths: Vec<String> = paths
+            .into_iter()
+            .map(|p| {
+                if !p.ends_with('.') && snapshot.node(&p).is_none() && snapshot.node(&format!("{p}.")).is_some() {
+                    format!("{p}.")
+                } else {
+                    p
+                }
+            })
+            .collect();
         if !complete {
             continue;
         }

@@ -7,15 +7,20 @@ use cwmp_wire::rpc::{self, ParameterValueStruct};
 use cwmp_wire::{Fault, Message, Value, XsdType};
 use serde::{Deserialize, Serialize};
 
+mod scripts;
+
 use super::declare::Declaration;
 use super::planner::{Action, plan};
-use super::preset::{FirmwareGoal, Preset, ScriptCall};
+use super::preset::{FirmwareGoal, Preset};
 use super::snapshot::Snapshot;
 use crate::store::{ChannelFault, Device, Millis, Param, ParamOp, WriteOp};
 use crate::tasks::TaskKind;
+use scripts::ScriptRun;
 
 /// Most planning rounds in one session before provisioning is declared stuck.
 const MAX_ROUNDS: u32 = 64;
+/// Most runs of one script in one session.
+const MAX_SCRIPT_RUNS: u32 = 16;
 
 /// What the shell loads for provisioning when presets exist.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +28,8 @@ pub struct ProvisioningInputs {
     pub presets: Vec<Preset>,
     /// Provision scripts by name.
     pub provisions: HashMap<String, String>,
+    /// Virtual parameter scripts by name.
+    pub virtual_parameters: HashMap<String, String>,
     /// The device's stored tree.
     pub params: Vec<Param>,
     /// The device's channel faults.
@@ -73,7 +80,15 @@ pub struct Provisioner {
     snapshot: Snapshot,
     declarations: Vec<Declaration>,
     firmware: Vec<FirmwareGoal>,
-    scripts: Vec<ScriptCall>,
+    scripts: Vec<ScriptRun>,
+    provisions: HashMap<String, String>,
+    virtual_parameters: HashMap<String, String>,
+    /// Paths whose knowledge changed in this session, in order (scripts that read them run
+    /// again).
+    changes: Vec<String>,
+    seed: u64,
+    #[serde(skip)]
+    limits: cwmp_script::Limits,
     channels: BTreeSet<String>,
     faulted_before: BTreeSet<String>,
     failed: BTreeSet<String>,
@@ -117,6 +132,20 @@ impl Provisioner {
         }
         let channels = presets.iter().map(|p| p.channel.clone()).collect();
         let faulted_before = inputs.faults.iter().map(|f| f.channel.clone()).collect();
+        let scripts = scripts
+            .into_iter()
+            .map(|call| ScriptRun {
+                channel: call.channel,
+                name: call.name,
+                args: call.args,
+                virtual_parameter: None,
+                declarations: Vec::new(),
+                reads: Vec::new(),
+                suspended: false,
+                ran_at: None,
+                runs: 0,
+            })
+            .collect();
         Some(Provisioner {
             device_id: device.id,
             now,
@@ -124,6 +153,11 @@ impl Provisioner {
             declarations: without_overridden_values(declarations),
             firmware,
             scripts,
+            provisions: inputs.provisions,
+            virtual_parameters: inputs.virtual_parameters,
+            changes: Vec::new(),
+            seed: scripts::seed(&device.key),
+            limits: cwmp_script::Limits::default(),
             channels,
             faulted_before,
             failed: BTreeSet::new(),
@@ -132,6 +166,11 @@ impl Provisioner {
             add_keys: None,
             rounds: 0,
         })
+    }
+
+    /// Whether provision or virtual parameter scripts may run.
+    pub fn has_scripts(&self) -> bool {
+        !self.scripts.is_empty() || self.declarations.iter().any(|d| d.path.starts_with("VirtualParameters."))
     }
 
     fn params(&self, ops: Vec<ParamOp>) -> WriteOp {
@@ -154,6 +193,104 @@ impl Provisioner {
         let failed = &self.failed;
         self.declarations.retain(|d| !failed.contains(&d.channel));
         self.firmware.retain(|f| !failed.contains(&f.channel));
+        self.scripts.retain(|s| !failed.contains(&s.channel));
+    }
+
+    /// Every declaration in force: the presets' and the scripts' latest.
+    fn all_declarations(&self) -> Vec<Declaration> {
+        let mut all = self.declarations.clone();
+        for s in &self.scripts {
+            all.extend(s.declarations.iter().cloned());
+        }
+        all
+    }
+
+    /// Adds a run for every virtual parameter declared and not yet scripted.
+    fn discover_virtual_parameters(&mut self) {
+        for d in self.all_declarations() {
+            let Some(name) = d.path.strip_prefix("VirtualParameters.") else { continue };
+            if self.scripts.iter().any(|s| s.virtual_parameter.as_deref() == Some(d.path.as_str())) {
+                continue;
+            }
+            self.scripts.push(ScriptRun {
+                channel: d.channel.clone(),
+                name: name.to_owned(),
+                args: scripts::virtual_parameter_args(&d),
+                virtual_parameter: Some(d.path.clone()),
+                declarations: Vec::new(),
+                reads: Vec::new(),
+                suspended: false,
+                ran_at: None,
+                runs: 0,
+            });
+        }
+    }
+
+    /// Runs the scripts whose last run is stale (GenieACS re-runs every script on every
+    /// change; we re-run only those that stopped on missing data or read what changed).
+    fn run_scripts(&mut self, writes: &mut Vec<WriteOp>) {
+        self.discover_virtual_parameters();
+        let mut i = 0;
+        while i < self.scripts.len() {
+            if !self.scripts[i].needs_run(&self.changes) {
+                i += 1;
+                continue;
+            }
+            let channel = BTreeSet::from([self.scripts[i].channel.clone()]);
+            let (name, virtual_parameter) = (self.scripts[i].name.clone(), self.scripts[i].virtual_parameter.clone());
+            let source = match &virtual_parameter {
+                Some(_) => self.virtual_parameters.get(&name),
+                None => self.provisions.get(&name),
+            };
+            let Some(source) = source.cloned() else {
+                self.fail(&channel, "script", &format!("no script named {name:?}"), writes);
+                continue;
+            };
+            if self.scripts[i].runs >= MAX_SCRIPT_RUNS {
+                self.fail(&channel, "loop", &format!("script {name:?} kept asking for more"), writes);
+                continue;
+            }
+            let changes = self.changes.len();
+            let outcome = self.scripts[i].run(&source, &self.snapshot, self.now, self.seed, &self.limits, changes);
+            match outcome {
+                Ok(output) => {
+                    for line in &output.logs {
+                        tracing::info!(script = %name, "{line}");
+                    }
+                    for (path, before) in &output.clears {
+                        self.snapshot.forget(path, *before);
+                    }
+                    if let (Some(path), Some(result)) = (virtual_parameter, output.result) {
+                        writes.push(self.virtual_parameter_result(&path, &result));
+                    }
+                    i += 1;
+                }
+                Err(e) => {
+                    self.fail(&channel, "script", &format!("{name}: {e}"), writes);
+                }
+            }
+        }
+    }
+
+    /// Stores what a virtual parameter script computed (`{writable, value: [v, type]}`).
+    fn virtual_parameter_result(&mut self, path: &str, result: &serde_json::Value) -> WriteOp {
+        let value = &result["value"];
+        let (text, ty) = match value {
+            serde_json::Value::Array(pair) => (
+                pair.first().map(json_text).unwrap_or_default(),
+                pair.get(1).and_then(|t| t.as_str()).unwrap_or("xsd:string").to_owned(),
+            ),
+            other => (json_text(other), "xsd:string".to_owned()),
+        };
+        let writable = result["writable"].as_bool().unwrap_or(false);
+        let node = self.snapshot.node_mut(path);
+        node.value = Some((text.clone(), ty.clone()));
+        node.value_ts = Some(self.now);
+        node.writable = Some(writable);
+        self.params(vec![
+            ParamOp::Value { path: path.to_owned(), value: text, ty },
+            ParamOp::Info { path: path.to_owned(), object: false, writable },
+        ])
     }
 
     /// Firmware goals whose version is known to differ: queue a Download task once.
@@ -184,12 +321,6 @@ impl Provisioner {
     /// `None` when provisioning is done for this session.
     pub fn next_rpc(&mut self) -> (Option<Message>, Vec<WriteOp>) {
         let mut writes = Vec::new();
-        if !self.scripts.is_empty() {
-            let calls: BTreeSet<String> = self.scripts.iter().map(|s| s.channel.clone()).collect();
-            // Provision scripts run in the script engine; without it the channel cannot converge.
-            self.fail(&calls, "script", "provision scripts are not available in this build", &mut writes);
-            self.scripts.clear();
-        }
         if let Some(AddedInstance { channel, instance, keys }) = self.add_keys.take() {
             let values: Vec<(String, String, String)> =
                 keys.into_iter().map(|(k, v)| (format!("{instance}{k}"), v, "xsd:string".to_owned())).collect();
@@ -205,7 +336,8 @@ impl Provisioner {
                 return (None, writes);
             }
             self.firmware_tasks(&mut writes);
-            let actions = plan(&self.declarations, &self.snapshot);
+            self.run_scripts(&mut writes);
+            let actions = self.plan_batches();
             let mut rpc = None;
             let mut replan = false;
             for action in actions {
@@ -286,16 +418,33 @@ impl Provisioner {
         }
     }
 
+    /// Plans the lowest script batch (`commit()`) that still needs work, with everything
+    /// before it.
+    fn plan_batches(&self) -> Vec<Action> {
+        let all = self.all_declarations();
+        let last = all.iter().map(|d| d.batch).max().unwrap_or(0);
+        for batch in 0..=last {
+            let upto: Vec<Declaration> = all.iter().filter(|d| d.batch <= batch).cloned().collect();
+            let actions = plan(&upto, &self.snapshot);
+            if !actions.is_empty() || batch == last {
+                return actions;
+            }
+        }
+        Vec::new()
+    }
+
     /// Records the answer to the RPC in flight.
     pub fn on_response(&mut self, response: &Message) -> Vec<WriteOp> {
         let now = self.now;
         let Some(pending) = self.pending.take() else { return Vec::new() };
         let ops = match (pending, response) {
             (Pending::Names { object, next_level, .. }, Message::GetParameterNamesResponse(r)) => {
+                self.changes.push(object.clone());
                 self.names(&object, next_level, &r.parameter_list)
             }
             (Pending::Values { .. }, Message::GetParameterValuesResponse(r)) => {
                 let mut ops = Vec::with_capacity(r.parameter_list.len());
+                self.changes.extend(r.parameter_list.iter().map(|p| p.name.clone()));
                 for p in &r.parameter_list {
                     let ty = p.value.ty.xsi_type().to_owned();
                     let node = self.snapshot.node_mut(&p.name);
@@ -343,6 +492,7 @@ impl Provisioner {
                 .collect(),
             (Pending::Add { channel, table, keys }, Message::AddObjectResponse(r)) => {
                 let instance = format!("{table}{}.", r.instance_number);
+                self.changes.push(instance.clone());
                 let node = self.snapshot.node_mut(&instance);
                 node.object = true;
                 node.path_ts = None;
@@ -352,6 +502,7 @@ impl Provisioner {
                 vec![ParamOp::Info { path: instance, object: true, writable: true }]
             }
             (Pending::Delete { instance, .. }, Message::DeleteObjectResponse(_)) => {
+                self.changes.push(instance.clone());
                 self.snapshot.remove_subtree(&instance);
                 vec![ParamOp::DeleteSubtree { prefix: instance }]
             }
@@ -418,6 +569,14 @@ impl Provisioner {
         let message = format!("{}: {}", fault.code.as_u32(), fault.string);
         self.fail(&channels, &fault.code.as_u32().to_string(), &message, &mut writes);
         writes
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 

@@ -50,7 +50,24 @@ struct Session {
 
 /// Runs one session's provisioning to the end; the ACS's stored tree carries over.
 fn session(cpe: &mut ModelDevice, presets: &[Preset], stored: &mut Vec<Param>, now: Millis) -> Session {
-    let inputs = ProvisioningInputs { presets: presets.to_vec(), params: stored.clone(), ..Default::default() };
+    session_with(cpe, presets, &[], stored, now)
+}
+
+/// The same with provision (`name`) and virtual parameter (`vp:name`) scripts.
+fn session_with(
+    cpe: &mut ModelDevice,
+    presets: &[Preset],
+    scripts: &[(&str, &str)],
+    stored: &mut Vec<Param>,
+    now: Millis,
+) -> Session {
+    let mut inputs = ProvisioningInputs { presets: presets.to_vec(), params: stored.clone(), ..Default::default() };
+    for (name, source) in scripts {
+        match name.strip_prefix("vp:") {
+            Some(vp) => inputs.virtual_parameters.insert(vp.to_string(), source.to_string()),
+            None => inputs.provisions.insert(name.to_string(), source.to_string()),
+        };
+    }
     let mut rpcs = Vec::new();
     let mut writes = Vec::new();
     let Some(mut p) = Provisioner::new(inputs, &device(), &["2 PERIODIC".into()], "Device.", now) else {
@@ -305,4 +322,101 @@ fn a_loop_is_caught() {
         assert!(rounds < 200);
     };
     assert!(writes.iter().any(|w| matches!(w, WriteOp::ChannelFault { code, .. } if code == "loop")));
+}
+
+fn provision(name: &str, channel: &str) -> Preset {
+    let mut p = preset(name, vec![Configuration::Provision { name: name.into(), args: vec![] }]);
+    p.channel = channel.into();
+    p
+}
+
+fn value(cpe: &mut ModelDevice, path: &str) -> String {
+    let r = cpe.get_parameter_values(&rpc::GetParameterValues { parameter_names: vec![path.into()] }).unwrap();
+    r.parameter_list[0].value.text.clone()
+}
+
+#[test]
+fn genieacs_style_script_converges() {
+    let script = r#"
+        const hourly = Date.now(3600000);
+        declare("Device.DeviceInfo.SoftwareVersion", {value: hourly});
+        declare("Device.ManagementServer.PeriodicInformInterval", {value: hourly}, {value: 300});
+        declare("Device.NAT.PortMapping.[ExternalPort:8080,Protocol:TCP]", {path: hourly}, {path: 1});
+        declare("Tags.scripted", null, {value: true});
+    "#;
+    let mut cpe = ModelDevice::new(Template::new(tr181()));
+    let presets = vec![provision("base", "base")];
+    let mut stored = Vec::new();
+    let first = session_with(&mut cpe, &presets, &[("base", script)], &mut stored, 1_000_000);
+    assert!(!first.writes.iter().any(|w| matches!(w, WriteOp::ChannelFault { .. })), "{:?}", first.writes);
+    assert!(first.rpcs.contains(&"AddObject".to_string()), "{:?}", first.rpcs);
+    assert_eq!(value(&mut cpe, "Device.ManagementServer.PeriodicInformInterval"), "300");
+    assert_eq!(value(&mut cpe, "Device.NAT.PortMapping.1.ExternalPort"), "8080");
+    assert_eq!(value(&mut cpe, "Device.NAT.PortMapping.1.Protocol"), "TCP");
+    assert!(first.writes.iter().any(|w| matches!(w, WriteOp::Tags { add, .. } if add == &["scripted"])));
+    // Within the same hour everything is fresh: no RPC.
+    let second = session_with(&mut cpe, &presets, &[("base", script)], &mut stored, 1_000_000 + 60_000);
+    assert!(second.rpcs.is_empty(), "{:?}", second.rpcs);
+}
+
+#[test]
+fn a_script_reading_a_value_runs_again_once_it_is_known() {
+    let script = r#"
+        const sn = declare("Device.DeviceInfo.SerialNumber", {value: 1});
+        declare("Device.ManagementServer.ConnectionRequestUsername", null, {value: "cr-" + sn.value[0]});
+    "#;
+    let mut cpe = ModelDevice::new(Template::new(tr181()));
+    let mut stored = Vec::new();
+    let s = session_with(&mut cpe, &[provision("cr", "cr")], &[("cr", script)], &mut stored, 1_000);
+    assert!(!s.writes.iter().any(|w| matches!(w, WriteOp::ChannelFault { .. })), "{:?}", s.writes);
+    let serial = value(&mut cpe, "Device.DeviceInfo.SerialNumber");
+    assert_eq!(value(&mut cpe, "Device.ManagementServer.ConnectionRequestUsername"), format!("cr-{serial}"));
+}
+
+#[test]
+fn failing_scripts_are_faults_and_the_session_goes_on() {
+    let scripts = [
+        ("spin", "while (true) {}"),
+        ("hog", "let a = []; while (true) { a.push(new Array(100000).fill(1)); }"),
+        ("throws", "throw new Error('no');"),
+        ("good", r#"declare("Tags.fine", null, {value: true});"#),
+    ];
+    let presets: Vec<Preset> = scripts.iter().map(|(n, _)| provision(n, n)).collect();
+    let mut cpe = ModelDevice::new(Template::new(tr181()));
+    let mut stored = Vec::new();
+    let s = session_with(&mut cpe, &presets, &scripts, &mut stored, 1_000);
+    let mut faults: Vec<_> = s
+        .writes
+        .iter()
+        .filter_map(|w| match w {
+            WriteOp::ChannelFault { channel, code, message, .. } => {
+                Some((channel.clone(), code.clone(), message.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    faults.sort();
+    assert_eq!(faults.len(), 3, "{faults:?}");
+    assert!(faults.iter().all(|(_, code, _)| code == "script"));
+    assert!(faults[0].2.contains("memory"), "{faults:?}");
+    assert!(faults[1].2.contains("time limit"), "{faults:?}");
+    assert!(faults[2].2.contains("no"), "{faults:?}");
+    assert!(s.writes.iter().any(|w| matches!(w, WriteOp::Tags { add, .. } if add == &["fine"])));
+}
+
+#[test]
+fn virtual_parameters_are_computed_from_real_ones() {
+    let up = r#"
+        const t = declare("Device.DeviceInfo.SerialNumber", {value: 1});
+        return {writable: false, value: ["SN:" + t.value[0], "xsd:string"]};
+    "#;
+    let mut p = preset("vp", vec![Configuration::Refresh { path: "VirtualParameters.serial".into(), age: 0 }]);
+    p.channel = "vp".into();
+    let mut cpe = ModelDevice::new(Template::new(tr181()));
+    let mut stored = Vec::new();
+    let s = session_with(&mut cpe, &[p], &[("vp:serial", up)], &mut stored, 1_000);
+    assert!(!s.writes.iter().any(|w| matches!(w, WriteOp::ChannelFault { .. })), "{:?}", s.writes);
+    let serial = value(&mut cpe, "Device.DeviceInfo.SerialNumber");
+    let stored_vp = stored.iter().find(|p| p.path == "VirtualParameters.serial").expect("stored");
+    assert_eq!(stored_vp.value.as_deref(), Some(format!("SN:{serial}").as_str()));
 }

@@ -1,0 +1,202 @@
+//! Provision and virtual parameter scripts in a session: running them against the snapshot,
+//! turning what they declare into planner declarations, and deciding when a run is stale.
+
+use cwmp_script::{Input, Limits, Node, ScriptData};
+use serde_json::{Value as Json, json};
+
+use crate::provision::declare::{Declaration, Desired, Freshness};
+use crate::provision::planner::plan;
+use crate::provision::snapshot::{Snapshot, parse_query};
+
+/// The snapshot as scripts see it.
+pub(super) struct SnapshotData<'a>(pub &'a Snapshot);
+
+impl ScriptData for SnapshotData<'_> {
+    fn query(&self, path: &str) -> Vec<Node> {
+        let Ok((steps, object)) = parse_query(path) else { return Vec::new() };
+        let snapshot = self.0;
+        snapshot
+            .expand(&steps, object)
+            .into_iter()
+            .filter_map(|p| {
+                let bare = p.trim_end_matches('.').to_owned();
+                let node = snapshot.node(&bare).or_else(|| snapshot.node(&format!("{bare}.")));
+                if node.is_none() && !snapshot.exists(&bare) {
+                    return None;
+                }
+                let node = node.cloned().unwrap_or_default();
+                Some(Node {
+                    path: bare,
+                    object: node.object
+                        || node.value.is_none() && snapshot.exists(&format!("{}.", p.trim_end_matches('.'))),
+                    value: node.value,
+                    writable: node.writable,
+                    value_ts: node.value_ts,
+                    path_ts: node.path_ts.or(node.value_ts),
+                    notification: node.notification,
+                    access_list: node.access_list,
+                })
+            })
+            .collect()
+    }
+
+    fn satisfies(&self, declaration: &cwmp_script::Declaration) -> bool {
+        let ours = convert(declaration, "");
+        ours.path.starts_with("VirtualParameters.") || plan(std::slice::from_ref(&ours), self.0).is_empty()
+    }
+}
+
+/// A script value as the text the device gets.
+fn text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.to_string(),
+            (_, Some(u)) => u.to_string(),
+            _ => n.to_string(),
+        },
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A script's declaration as a planner declaration of `channel`.
+pub(super) fn convert(d: &cwmp_script::Declaration, channel: &str) -> Declaration {
+    let t = &d.timestamps;
+    let v = &d.values;
+    Declaration {
+        channel: channel.to_owned(),
+        path: d.path.clone(),
+        freshness: Freshness {
+            // GenieACS: `path` defaults to 1 (the node must be known to exist).
+            path: Some(t.path.unwrap_or(1)),
+            value: t.value,
+            attributes: t.notification.or(t.access_list),
+        },
+        desired: Desired {
+            value: v.value.as_ref().map(|(value, ty)| (text(value), ty.clone())),
+            count: v.path,
+            notification: v.notification,
+            access_list: v.access_list.clone(),
+        },
+        batch: d.batch,
+    }
+}
+
+/// The arguments a virtual parameter script receives: what was declared of it.
+pub(super) fn virtual_parameter_args(d: &Declaration) -> Vec<Json> {
+    let timestamps = json!({ "value": d.freshness.value, "path": d.freshness.path });
+    let values = match &d.desired.value {
+        Some((v, Some(ty))) => json!({ "value": [v, ty] }),
+        Some((v, None)) => json!({ "value": [v] }),
+        None => json!({}),
+    };
+    vec![timestamps, values]
+}
+
+/// A stable per-device seed for `Math.random` and `Date.now(interval)` (FNV-1a).
+pub(super) fn seed(device_key: &str) -> u64 {
+    device_key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// One script the session runs, with its last outcome.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct ScriptRun {
+    pub channel: String,
+    pub name: String,
+    pub args: Vec<Json>,
+    /// For a virtual parameter: its path (`VirtualParameters.<name>`).
+    pub virtual_parameter: Option<String>,
+    pub declarations: Vec<Declaration>,
+    pub reads: Vec<String>,
+    pub suspended: bool,
+    /// How many snapshot changes had happened at the last run.
+    pub ran_at: Option<usize>,
+    pub runs: u32,
+}
+
+fn prefix(pattern: &str) -> &str {
+    let cut = pattern.find(['*', '[']).unwrap_or(pattern.len());
+    &pattern[..cut]
+}
+
+impl ScriptRun {
+    /// Whether the last run is stale: it never ran, or it stopped on missing data and data
+    /// arrived, or data it read changed. Scripts run as few times as that allows.
+    pub fn needs_run(&self, changes: &[String]) -> bool {
+        let Some(at) = self.ran_at else { return true };
+        let new = &changes[at.min(changes.len())..];
+        if new.is_empty() {
+            return false;
+        }
+        self.suspended
+            || new.iter().any(|c| {
+                self.reads.iter().any(|r| {
+                    let p = prefix(r);
+                    c.starts_with(p) || p.starts_with(c.as_str())
+                })
+            })
+    }
+
+    pub fn run(
+        &mut self,
+        source: &str,
+        snapshot: &Snapshot,
+        now: i64,
+        seed: u64,
+        limits: &Limits,
+        changes: usize,
+    ) -> Result<cwmp_script::Output, cwmp_script::ScriptError> {
+        self.runs += 1;
+        let input =
+            Input { source, name: &self.name, args: &self.args, now, seed, data: &SnapshotData(snapshot), limits };
+        let output = cwmp_script::run(&input)?;
+        self.declarations = output.declarations.iter().map(|d| convert(d, &self.channel)).collect();
+        self.reads = output.reads.clone();
+        self.suspended = output.suspended_at.is_some();
+        self.ran_at = Some(changes);
+        Ok(output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_text() {
+        assert_eq!(text(&json!(true)), "true");
+        assert_eq!(text(&json!(300)), "300");
+        assert_eq!(text(&json!(1.5)), "1.5");
+        assert_eq!(text(&json!("x")), "x");
+    }
+
+    #[test]
+    fn seeds_are_stable_per_device() {
+        assert_eq!(seed("a"), seed("a"));
+        assert_ne!(seed("a"), seed("b"));
+    }
+
+    #[test]
+    fn staleness() {
+        let mut run = ScriptRun {
+            channel: "c".into(),
+            name: "n".into(),
+            args: vec![],
+            virtual_parameter: None,
+            declarations: vec![],
+            reads: vec!["Device.WiFi.SSID.*.SSID".into()],
+            suspended: false,
+            ran_at: None,
+            runs: 0,
+        };
+        assert!(run.needs_run(&[]));
+        run.ran_at = Some(0);
+        assert!(!run.needs_run(&[]));
+        assert!(!run.needs_run(&["Device.Time.NTPServer1".into()]));
+        assert!(run.needs_run(&["Device.WiFi.SSID.2.SSID".into()]));
+        run.suspended = true;
+        assert!(run.needs_run(&["Device.Time.NTPServer1".into()]));
+    }
+}
