@@ -434,8 +434,8 @@ impl DuJobs {
         out
     }
 
-    /// A reboot interrupted the started jobs: they run again (the execution environment
-    /// resumes from the state its units are in).
+    /// A reboot interrupted the started jobs: they run again, and the execution
+    /// environment resumes each from its journal without doing an operation twice.
     pub fn restart(&mut self) {
         for job in &mut self.items {
             job.started = false;

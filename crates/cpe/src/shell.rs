@@ -42,7 +42,7 @@ use tokio::task::JoinSet;
 use crate::agent::{Agent, AgentConfig, Boot, BootError, Effect};
 use crate::config::{Config, ConfigError};
 use crate::connreq::{ConnReqConfig, ConnReqServer, ConnectionRequest};
-use crate::du::{DEVICE_PREFIX, DirectoryEe, SoftwareModules, change_du_state};
+use crate::du::{DEVICE_PREFIX, DirectoryEe, SoftwareModules, change_du_state_journaled};
 use crate::hooks::{ApplyOutcome, CommandHooks, DeviceHooks, RebootOutcome};
 use crate::http::{HttpRequest, HttpResponse, Origin, Scheme};
 use crate::queue::{TransferJob, TransferKind, TransferResult};
@@ -362,6 +362,11 @@ impl Shell {
         Ok(agent)
     }
 
+    /// The progress journal of ChangeDUState job `id`.
+    fn du_journal(&self, id: u64) -> PathBuf {
+        self.state_dir.join(format!("change-du-state-{id}.json"))
+    }
+
     /// Applies the Connection Request settings of the data model to the listener
     /// (credentials; HTTPConnectionRequestEnable opens or closes the port, 3.2.2.2 item 9).
     async fn sync_connreq(&mut self, settings: ConnReqSettings) {
@@ -418,19 +423,31 @@ impl Shell {
                     }
                     Effect::ChangeDuState { id, request } => {
                         let (fetcher, tx) = (self.fetcher.clone(), du_tx.clone());
+                        let journal = self.du_journal(id);
                         match self.modules.clone() {
                             Some(modules) => {
-                                // The execution environment is not Sync: the job runs on a
-                                // blocking thread of its own.
+                                // The job runs on a blocking thread of its own, its progress
+                                // journaled so that a restart resumes it without doing an
+                                // operation twice.
                                 let runtime = tokio::runtime::Handle::current();
                                 work.spawn_blocking(move || {
                                     let mut modules = modules.lock().unwrap_or_else(|p| p.into_inner());
-                                    let results = runtime.block_on(change_du_state(
+                                    let run = change_du_state_journaled(
                                         &mut modules,
                                         &request.operations,
                                         fetcher.as_ref(),
-                                    ));
-                                    let _ = tx.send((id, results));
+                                        &journal,
+                                    );
+                                    match runtime.block_on(run) {
+                                        Ok(results) => {
+                                            let _ = tx.send((id, results));
+                                        }
+                                        Err(e) => tracing::error!(
+                                            %e,
+                                            journal = %journal.display(),
+                                            "ChangeDUState journal unusable; the job resumes at the next boot"
+                                        ),
+                                    }
                                 });
                             }
                             None => tracing::error!("ChangeDUState without software modules"),
@@ -505,6 +522,8 @@ impl Shell {
                 }
                 Some((id, results)) = du_rx.recv() => {
                     agent.du_state_change_finished(Timestamp::now(), id, results);
+                    // The results are in the agent's outbox now.
+                    let _ = std::fs::remove_file(self.du_journal(id));
                 }
             }
         }

@@ -65,8 +65,14 @@ password = "crpw"
 }
 
 fn start_agent(url: &str, extra: &str) -> Running {
+    start_agent_with(url, extra, "")
+}
+
+/// `extra` goes into `[acs]`, `tail` at the end of the file.
+fn start_agent_with(url: &str, extra: &str, tail: &str) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::parse(&config_text(url, dir.path(), extra)).unwrap();
+    let text = format!("{}{tail}", config_text(url, dir.path(), extra));
+    let config = Config::parse(&text).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(cwmp_cpe::shell::run(config, async {
         let _ = stopped.await;
@@ -327,5 +333,79 @@ async fn an_unreachable_acs_is_retried() {
     let state = std::fs::read(agent._dir.path().join("agent.json")).unwrap();
     let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
     assert_eq!(state["retry_count"], 1);
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn download_applied_by_a_hook_command_and_reported() {
+    let acs = AcsServer::start(ScriptedAcs::default()).await;
+    acs.files.lock().unwrap().insert("/files/config.bin".into(), b"setting=1\n".to_vec());
+    let url = acs.url("http", "/files/config.bin");
+    let download = |key: &str, file_type: &str| Download {
+        command_key: key.into(),
+        file_type: file_type.into(),
+        url: url.clone(),
+        username: String::new(),
+        password: String::new(),
+        file_size: 0,
+        target_file_name: String::new(),
+        delay_seconds: 0,
+        success_url: String::new(),
+        failure_url: String::new(),
+    };
+    acs.with(|a| {
+        a.push_request(download("fw", "1 Firmware Upgrade Image"));
+        a.push_request(download("cfg", "3 Vendor Configuration File"));
+    });
+    let hooks =
+        "[hooks.apply]\n\"3 Vendor Configuration File\" = [\"/bin/sh\", \"-c\", \"test -s \\\"$CWMP_FILE\\\"\"]\n";
+    let agent = start_agent_with(&acs.url("http", "/cwmp"), "", hooks);
+    wait_for(&acs, "the TransferComplete", |s| s.iter().any(|x| x.method() == "TransferComplete")).await;
+    wait_for(&acs, "its session's end", |s| completed_sessions(s) >= 2).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    let answers: Vec<_> = acs.with(|a| a.script.answers.iter().map(|e| e.message.clone()).collect());
+    // No hook for firmware: 9003 at request time; the configuration file is applied.
+    assert!(matches!(&answers[0], cwmp_wire::Message::Fault(f) if f.code == cwmp_wire::FaultCode::InvalidArguments));
+    assert!(matches!(&answers[1], cwmp_wire::Message::DownloadResponse(r) if r.status == 1));
+    let tc = seen.iter().find(|s| s.method() == "TransferComplete").unwrap();
+    let Some(cwmp_wire::Message::TransferComplete(tc)) = tc.envelope.as_ref().map(|e| &e.message) else { panic!() };
+    assert_eq!(tc.command_key, "cfg");
+    assert_eq!(tc.fault_struct.fault_code, 0, "{}", tc.fault_struct.fault_string);
+    assert!(matches!(tc.start_time, cwmp_wire::DateTime::Absolute { .. }));
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn change_du_state_reported_in_a_later_session() {
+    let acs = AcsServer::start(ScriptedAcs::default()).await;
+    acs.with(|a| {
+        a.push_request(ChangeDuState {
+            operations: vec![OperationStruct::Uninstall(UninstallOpStruct {
+                uuid: "6ba7b811-9dad-51d1-80b4-00c04fd430c8".into(),
+                version: None,
+                execution_env_ref: None,
+            })],
+            command_key: Some("cdu".into()),
+        })
+    });
+    let agent = start_agent(&acs.url("http", "/cwmp"), "");
+    wait_for(&acs, "the DUStateChangeComplete", |s| s.iter().any(|x| x.method() == "DUStateChangeComplete")).await;
+    wait_for(&acs, "its session's end", |s| completed_sessions(s) >= 2).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    let inform = seen.iter().filter(|s| s.method() == "Inform").nth(1).unwrap();
+    assert_eq!(inform.events(), ["11 DU STATE CHANGE COMPLETE|", "M ChangeDUState|cdu"]);
+    let report = seen.iter().find(|s| s.method() == "DUStateChangeComplete").unwrap();
+    let Some(cwmp_wire::Message::DuStateChangeComplete(r)) = report.envelope.as_ref().map(|e| &e.message) else {
+        panic!()
+    };
+    assert_eq!(r.results.len(), 1);
+    assert_eq!(r.results[0].fault.fault_code, 9028, "unknown deployment unit");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let leftovers: Vec<_> = std::fs::read_dir(agent._dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("change-du-state-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the journal is removed once the results are in the outbox");
     agent.stop().await;
 }

@@ -22,6 +22,8 @@ pub struct AcsServer {
     pub acs: Arc<Mutex<ScriptedAcs>>,
     /// TCP connections accepted so far.
     pub connections: Arc<AtomicU64>,
+    /// Files served to GET requests, by path.
+    pub files: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -47,18 +49,30 @@ impl AcsServer {
         let addr = listener.local_addr().unwrap();
         let acs = Arc::new(Mutex::new(acs));
         let connections = Arc::new(AtomicU64::new(0));
-        let (shared, counter) = (acs.clone(), connections.clone());
+        let files = Arc::new(Mutex::new(std::collections::HashMap::new()));
+        let (shared, counter, served) = (acs.clone(), connections.clone(), files.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { return };
                 let id = counter.fetch_add(1, Ordering::SeqCst) + 1;
                 let acs = shared.clone();
+                let files = served.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
-                        let acs = acs.clone();
-                        async move { answer(acs, id, scheme, req).await }
+                        let (acs, files) = (acs.clone(), files.clone());
+                        async move {
+                            if req.method() == hyper::Method::GET {
+                                let file = files.lock().unwrap().get(req.uri().path()).cloned();
+                                let response = match file {
+                                    Some(bytes) => Response::new(Full::new(Bytes::from(bytes))),
+                                    None => Response::builder().status(404).body(Full::default()).unwrap(),
+                                };
+                                return Ok(response);
+                            }
+                            answer(acs, id, scheme, req).await
+                        }
                     });
                     match tls {
                         Some(config) => {
@@ -72,7 +86,7 @@ impl AcsServer {
                 });
             }
         });
-        AcsServer { addr, acs, connections, task }
+        AcsServer { addr, acs, connections, files, task }
     }
 
     pub fn url(&self, scheme: &str, path: &str) -> String {
