@@ -361,13 +361,13 @@ fn decode_body(cur: &mut Cursor<'_>, header: &Header) -> Result<(Message, Option
         if found.is_some() {
             return Err(with_context(cur.error(ErrorKind::BadBody("more than one element in Body")), header, None));
         }
-        let child_ns = cur.namespace_of(&child)?.map(str::to_owned);
-        let name = child.local_name().to_owned();
-        if name == "Fault" && child_ns.as_deref() == Some(ns::SOAP_ENV) {
+        let name = child.local_name();
+        let child_ns = cur.namespace_of(&child)?;
+        if name == "Fault" && child_ns == Some(ns::SOAP_ENV) {
             found = Some(decode_soap_fault(cur).map_err(|e| with_context(e, header, Some(("Fault", None))))?);
             continue;
         }
-        let method_ns = match child_ns.as_deref() {
+        let method_ns = match child_ns {
             None => None,
             Some(uri) => match Namespace::from_uri(uri) {
                 Some(ns) => Some(ns),
@@ -378,7 +378,7 @@ fn decode_body(cur: &mut Cursor<'_>, header: &Header) -> Result<(Message, Option
             },
         };
         let message =
-            Message::decode_method(&name, cur).map_err(|e| with_context(e, header, Some((&name, method_ns))))?;
+            Message::decode_method(name, cur).map_err(|e| with_context(e, header, Some((name, method_ns))))?;
         found = Some((message, method_ns));
     }
     found.ok_or_else(|| with_context(cur.error(ErrorKind::BadBody("empty Body")), header, None))
