@@ -253,8 +253,28 @@ struct Shell {
     connreq_enabled: bool,
 }
 
+/// What a device's own code adds to the configuration when it embeds the agent.
+#[derive(Default)]
+pub struct Integration {
+    /// Hooks to use instead of the commands of the configuration (for example
+    /// [`crate::hooks::CallbackHooks`]).
+    pub hooks: Option<Arc<dyn DeviceHooks>>,
+    /// Changes the device makes, as `(path, value)`: applied as the device's own changes
+    /// (after the running session, if any), so notifications follow (3.2.1).
+    pub local_changes: Option<mpsc::UnboundedReceiver<(String, String)>>,
+}
+
 /// Runs the agent of `config` until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ShellError> {
+    run_with(config, Integration::default(), shutdown).await
+}
+
+/// [`run`] with the device's own hooks and change feed.
+pub async fn run_with(
+    config: Config,
+    integration: Integration,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ShellError> {
     let mut agent_config = config.agent_config()?;
     let state_dir = config.state.dir.clone();
     std::fs::create_dir_all(&state_dir).map_err(io(format!("{}", state_dir.display())))?;
@@ -287,7 +307,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     agent_config.software_modules = modules.is_some();
     let template = Template::new(if config.device.model == "tr098" { tr098() } else { tr181() });
-    let hooks: Arc<dyn DeviceHooks> = Arc::new(CommandHooks::new(config.hooks.clone()));
+    let Integration { hooks, local_changes } = integration;
+    let hooks: Arc<dyn DeviceHooks> = hooks.unwrap_or_else(|| Arc::new(CommandHooks::new(config.hooks.clone())));
 
     let (connreq, connreq_rx) = if config.connection_request.enable {
         let path_file = state_dir.join("connection-request-path");
@@ -326,7 +347,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         connreq_enabled: connreq.is_some(),
         connreq,
     };
-    shell.run_loop(connreq_rx, shutdown).await
+    shell.run_loop(connreq_rx, local_changes, shutdown).await
 }
 
 /// The local address the system would use to reach the ACS (a UDP socket connected to it
@@ -383,6 +404,7 @@ impl Shell {
     async fn run_loop(
         &mut self,
         mut connreq_rx: Option<mpsc::Receiver<ConnectionRequest>>,
+        mut local_changes: Option<mpsc::UnboundedReceiver<(String, String)>>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ShellError> {
         let mut agent = self.boot(Timestamp::now())?;
@@ -512,6 +534,16 @@ impl Shell {
                 }
                 Some(_) = recv(&mut connreq_rx), if connreq_rx.is_some() => {
                     agent.connection_request(Timestamp::now());
+                }
+                change = recv_unbounded(&mut local_changes), if local_changes.is_some() => {
+                    match change {
+                        Some((path, value)) => {
+                            if let Err(e) = agent.set_local(Timestamp::now(), &path, &value) {
+                                tracing::warn!(%e, path, "device change refused");
+                            }
+                        }
+                        None => local_changes = None,
+                    }
                 }
                 Some(done) = done_rx.recv() => {
                     let now = Timestamp::now();
@@ -644,6 +676,13 @@ fn instant(at: Timestamp) -> tokio::time::Instant {
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at).await;
+    }
+}
+
+async fn recv_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => None,
     }
 }
 

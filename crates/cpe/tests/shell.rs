@@ -409,3 +409,26 @@ async fn change_du_state_reported_in_a_later_session() {
     assert!(leftovers.is_empty(), "the journal is removed once the results are in the outbox");
     agent.stop().await;
 }
+
+#[tokio::test]
+async fn device_changes_from_the_integration_cause_a_notification() {
+    let acs = AcsServer::start(ScriptedAcs::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(&config_text(&acs.url("http", "/cwmp"), dir.path(), "")).unwrap();
+    let (changes, feed) = tokio::sync::mpsc::unbounded_channel();
+    let integration = cwmp_cpe::shell::Integration { hooks: None, local_changes: Some(feed) };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(cwmp_cpe::shell::run_with(config, integration, async {
+        let _ = stopped.await;
+    }));
+    wait_for(&acs, "the boot session", |s| completed_sessions(s) >= 1).await;
+    // ProvisioningCode has forced active notification: a session follows the change.
+    changes.send(("Device.DeviceInfo.ProvisioningCode".to_owned(), "from-the-device".to_owned())).unwrap();
+    wait_for(&acs, "the VALUE CHANGE session", |s| completed_sessions(s) >= 2).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    let inform = seen.iter().filter(|s| s.method() == "Inform").nth(1).unwrap();
+    assert_eq!(inform.events(), ["4 VALUE CHANGE|"]);
+    assert_eq!(inform.param("Device.DeviceInfo.ProvisioningCode").as_deref(), Some("from-the-device"));
+    let running = Running { stop: Some(stop), task, _dir: dir };
+    running.stop().await;
+}
