@@ -454,6 +454,11 @@ impl Agent {
         }
         self.device.set_local(path, value)?;
         self.note_local_change(now);
+        // A URL set locally is a new ACS (0 BOOTSTRAP, 3.1 item 14); EnableCWMP turned on
+        // lets the waiting events go.
+        if path == self.names.ms("URL") || (path == self.names.ms("EnableCWMP") && parse_bool(value)) {
+            self.want_session(now);
+        }
         self.after_input(now);
         Ok(())
     }

@@ -313,3 +313,25 @@ fn events_during_a_session_wait_for_the_next_one() {
     assert!(last.has_event("3 SCHEDULED"));
     assert!(last.has_event("M ScheduleInform"));
 }
+
+/// A URL configured locally (LAN side) is a new ACS: a session with `0 BOOTSTRAP` at once.
+#[test]
+fn acs_url_set_locally() {
+    let mut h = Harness::new();
+    h.set_local("Device.ManagementServer.URL", "http://lan-configured.test/acs");
+    let last = h.last_inform();
+    assert_eq!(last.url, "http://lan-configured.test/acs");
+    assert_eq!(last.events(), ["0 BOOTSTRAP|"]);
+}
+
+/// With EnableCWMP false nothing is sent; turning it on lets the waiting events go.
+#[test]
+fn enable_cwmp() {
+    let mut h = Harness::new();
+    h.set_local("Device.ManagementServer.EnableCWMP", "false");
+    h.connection_request();
+    assert_eq!(h.informs().len(), 1, "no session while CWMP is disabled");
+    h.acs.push_request(ScheduleInform { delay_seconds: 1, command_key: "x".into() });
+    h.set_local("Device.ManagementServer.EnableCWMP", "true");
+    assert_eq!(h.informs().len(), 2);
+}
