@@ -557,20 +557,26 @@ impl Store for PgStore {
 
     async fn create_task(&self, device_key: &str, kind: TaskKind, options: TaskOptions, now: Millis) -> Result<Task> {
         kind.validate().map_err(StoreError::Invalid)?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO tasks (device_id, kind, status, created_at, updated_at, not_before, expires_at, max_attempts)
-             SELECT id, $2, 'pending', $3, $3, $4, $5, $6 FROM devices WHERE device_key = $1 RETURNING id",
-        )
-        .bind(device_key)
-        .bind(Json(&kind))
-        .bind(now)
-        .bind(options.not_before.unwrap_or(now))
-        .bind(options.expires_at)
-        .bind(options.max_attempts.unwrap_or(3).clamp(1, i32::MAX as u32) as i32)
-        .fetch_optional(self.pool())
-        .await?;
-        let id = id.ok_or_else(|| StoreError::NotFound(format!("device {device_key}")))?;
-        Store::task(self, id).await?.ok_or_else(|| StoreError::NotFound(format!("task {id}")))
+        // One statement: the task is created and returned together.
+        let sql = format!(
+            "WITH t AS (
+                INSERT INTO tasks (device_id, kind, status, created_at, updated_at, not_before, expires_at,
+                                   max_attempts)
+                SELECT id, $2, 'pending', $3, $3, $4, $5, $6 FROM devices WHERE device_key = $1 RETURNING *
+             )
+             SELECT {TASK_COLUMNS} FROM t JOIN devices d ON d.id = t.device_id"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(device_key)
+            .bind(Json(&kind))
+            .bind(now)
+            .bind(options.not_before.unwrap_or(now))
+            .bind(options.expires_at)
+            .bind(options.max_attempts.unwrap_or(3).clamp(1, i32::MAX as u32) as i32)
+            .fetch_optional(self.pool())
+            .await?;
+        let row = row.ok_or_else(|| StoreError::NotFound(format!("device {device_key}")))?;
+        task_from_row(&row)
     }
 
     async fn task(&self, id: i64) -> Result<Option<Task>> {
