@@ -277,6 +277,11 @@ impl Agent {
             }
             state.events.add(Event::single(events::BOOTSTRAP));
         }
+        // What this agent can do (3.4.7: the ACS picks HTTPCompression among these).
+        let supported = format!("{}ManagementServer.HTTPCompressionSupported", names.root);
+        if let Err(e) = device.set_local(&supported, "GZIP,Deflate") {
+            tracing::debug!(%e, "HTTPCompressionSupported not in this data model");
+        }
         for (path, value) in &config.identity {
             if let Err(e) = device.set_local(path, value) {
                 tracing::error!(%e, path, "identity value not applied");

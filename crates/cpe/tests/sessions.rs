@@ -536,3 +536,22 @@ fn hold_requests() {
     assert_eq!(tail, ["", "TransferComplete", "GetRPCMethodsResponse", "", "Inform"]);
     assert!(h.agent.as_ref().unwrap().state().outbox.is_empty());
 }
+
+/// Scenario 47: the ACS sets HTTPCompression=GZIP, so the CPE compresses its POSTs; an ACS
+/// that answers 415 fails the session and the retry goes uncompressed.
+#[test]
+fn http_compression_and_415() {
+    let mut h = Harness::new();
+    h.acs.push_request(spv("Device.ManagementServer.HTTPCompression", Value::string("GZIP"), ""));
+    h.connection_request();
+    h.connection_request();
+    let compressed = h.last_inform();
+    assert_eq!(compressed.header("Content-Encoding"), Some("gzip"));
+    assert!(compressed.inform().is_some(), "the scripted ACS decompressed it");
+    h.acs.set_hook(|seen, _| seen.header("Content-Encoding").is_some().then(|| HttpResponse::new(415)));
+    h.connection_request();
+    assert_eq!(h.session_results().last(), Some(&false));
+    h.advance();
+    assert_eq!(h.session_results().last(), Some(&true));
+    assert_eq!(h.last_inform().header("Content-Encoding"), None, "compression turned off after 415");
+}

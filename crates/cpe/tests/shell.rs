@@ -432,3 +432,30 @@ async fn device_changes_from_the_integration_cause_a_notification() {
     let running = Running { stop: Some(stop), task, _dir: dir };
     running.stop().await;
 }
+
+/// Scenario 34: a 401 with `Connection: close`: the credentials go on a new connection.
+#[tokio::test]
+async fn a_challenge_with_connection_close() {
+    let mut acs = ScriptedAcs::default();
+    let mut challenged = false;
+    acs.set_hook(move |seen, _| {
+        if seen.method() == "Inform" && !challenged {
+            challenged = true;
+            return Some(
+                HttpResponse::new(401)
+                    .with_header("WWW-Authenticate", "Basic realm=\"acs\"")
+                    .with_header("Connection", "close"),
+            );
+        }
+        None
+    });
+    let acs = AcsServer::start(acs).await;
+    let agent = start_agent(&acs.url("http", "/cwmp"), "");
+    wait_for(&acs, "the session", |s| completed_sessions(s) >= 1).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    assert_eq!(seen.iter().map(Seen::method).collect::<Vec<_>>(), ["Inform", "Inform", ""]);
+    assert_ne!(seen[1].connection, seen[0].connection);
+    let basic = cwmp_http::basic::Credentials::parse(seen[1].header("authorization").unwrap()).unwrap();
+    assert!(basic.matches("00D09E-STB-SN1", "secret"));
+    agent.stop().await;
+}
