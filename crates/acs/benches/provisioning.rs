@@ -130,7 +130,12 @@ fn answer(cpe: &mut ModelDevice, request: &Message) -> Message {
 }
 
 /// One whole session; returns the RPCs asked and applies the writes to `stored`.
-fn session(provisioning: Option<&ProvisioningInputs>, cpe: &mut ModelDevice, stored: &mut Vec<Param>, now: i64) -> usize {
+fn session(
+    provisioning: Option<&ProvisioningInputs>,
+    cpe: &mut ModelDevice,
+    stored: &mut Vec<Param>,
+    now: i64,
+) -> usize {
     let env = inform();
     let accepted = accept_inform(&env, &Version::ALL, now, None).unwrap();
     // What record_inform stores before the session reads the tree.
@@ -145,7 +150,11 @@ fn session(provisioning: Option<&ProvisioningInputs>, cpe: &mut ModelDevice, sto
     if let Some(p) = provisioning {
         inputs.provisioning = Some(ProvisioningInputs { params: stored.clone(), ..p.clone() });
     }
-    let config = SessionConfig { set_connection_request_credentials: false, bootstrap_refresh: false, ..SessionConfig::default() };
+    let config = SessionConfig {
+        set_connection_request_credentials: false,
+        bootstrap_refresh: false,
+        ..SessionConfig::default()
+    };
     let (mut s, _) = AcsSession::start(&accepted, device(), vec![], inputs, config, now);
     let mut rpcs = 0;
     let mut step = s.handle(None, now);

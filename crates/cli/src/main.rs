@@ -1,6 +1,7 @@
 //! `cwmp`: one binary for the ACS, the CPE agent, the simulator and the tools.
 
 mod acs_cmd;
+mod cpe_cmd;
 mod model_cmd;
 mod wire_cmd;
 
@@ -27,6 +28,9 @@ enum Command {
     /// The auto-configuration server.
     #[command(subcommand)]
     Acs(acs_cmd::AcsCommand),
+    /// The CPE agent: connects a device to its ACS.
+    #[command(subcommand)]
+    Cpe(cpe_cmd::CpeCommand),
     /// Data-model tools: import Broadband Forum XML or device dumps into fact files.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Acs(cmd) => tokio::runtime::Runtime::new()?.block_on(acs_cmd::run(cmd)),
+        Command::Cpe(cmd) => tokio::runtime::Runtime::new()?.block_on(cpe_cmd::run(cmd)),
         Command::Model(cmd) => model_cmd::run(cmd),
         Command::Wire(cmd) => wire_cmd::run(cmd),
     }

@@ -3,64 +3,15 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use cwmp_wire::rpc::{DeviceIdStruct, EventStruct, Inform, ParameterValueStruct};
 use cwmp_wire::{EncodeOptions, Envelope, Namespace, Value};
-use http_body_util::{BodyExt, Full};
 
-struct Acs {
-    child: Child,
-    cwmp: SocketAddr,
-    api: SocketAddr,
-}
+mod common;
 
-/// Starts `cwmp acs serve` on free loopback ports and reads the addresses it prints.
-fn start(dir: &std::path::Path) -> Acs {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cwmp"))
-        .args(["acs", "serve", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start cwmp acs serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut address = |prefix: &str| -> SocketAddr {
-        let line = lines.next().expect("a line").expect("readable");
-        line.strip_prefix(prefix).unwrap_or_else(|| panic!("{line:?}")).trim().parse().expect("an address")
-    };
-    let cwmp = address("CWMP endpoint listening on");
-    let api = address("REST API listening on");
-    // Keep draining what the server prints.
-    std::thread::spawn(move || lines.for_each(drop));
-    Acs { child, cwmp, api }
-}
-
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: Vec<u8>,
-) -> Option<(u16, Vec<u8>)> {
-    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
-    tokio::spawn(conn);
-    let mut req = hyper::Request::builder().method(method).uri(path).header("host", addr.to_string());
-    for (k, v) in headers {
-        req = req.header(*k, v.as_str());
-    }
-    let response = sender.send_request(req.body(Full::new(Bytes::from(body))).ok()?).await.ok()?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.ok()?.to_bytes().to_vec();
-    Some((status, body))
-}
+use common::{Acs, request};
 
 fn inform(serial: &str, round: u32) -> Vec<u8> {
     Envelope::new(
@@ -86,9 +37,8 @@ fn inform(serial: &str, round: u32) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_informs_and_tasks_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let acs = start(dir.path());
-    let token = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token").trim().to_owned();
-    let auth = format!("Bearer {token}");
+    let acs = Acs::start(dir.path());
+    let auth = format!("Bearer {}", acs.token);
 
     // Acknowledged Informs: serial -> highest round the ACS answered with an InformResponse.
     let acked: Arc<Mutex<Vec<(String, u32)>>> = Arc::default();
@@ -111,7 +61,7 @@ async fn acknowledged_informs_and_tasks_survive_sigkill() {
                 }
                 let body = br#"{"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo."]}"#.to_vec();
                 let path = format!("/devices/00D09E-Box-{serial}/tasks");
-                match request(api, "POST", &path, &[("authorization", auth.clone())], body).await {
+                match request(api, "POST", &path, &[("authorization", auth.as_str())], body).await {
                     Some((202, body)) => {
                         let task: serde_json::Value = serde_json::from_slice(&body).expect("task JSON");
                         tasks.lock().unwrap().push(task["id"].as_i64().expect("task id"));
@@ -125,8 +75,7 @@ async fn acknowledged_informs_and_tasks_survive_sigkill() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut acs = acs;
     // SIGKILL: no shutdown path runs.
-    acs.child.kill().expect("kill");
-    acs.child.wait().expect("reaped");
+    acs.kill();
     for l in load {
         let _ = l.await;
     }
@@ -134,7 +83,7 @@ async fn acknowledged_informs_and_tasks_survive_sigkill() {
     let tasks = tasks.lock().unwrap().clone();
     assert!(acked.len() > 50 && tasks.len() > 20, "too little load: {} informs, {} tasks", acked.len(), tasks.len());
 
-    let mut acs = start(dir.path());
+    let acs = Acs::start(dir.path());
     let mut last_round = std::collections::HashMap::new();
     for (serial, round) in &acked {
         let e = last_round.entry(serial.clone()).or_insert(0);
@@ -143,7 +92,7 @@ async fn acknowledged_informs_and_tasks_survive_sigkill() {
     for (serial, round) in &last_round {
         let path = format!("/devices/00D09E-Box-{serial}");
         let (status, body) =
-            request(acs.api, "GET", &path, &[("authorization", auth.clone())], vec![]).await.expect("API");
+            request(acs.api, "GET", &path, &[("authorization", auth.as_str())], vec![]).await.expect("API");
         assert_eq!(status, 200, "acknowledged device {serial} lost");
         let device: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let uptime = device["parameters"]
@@ -155,11 +104,9 @@ async fn acknowledged_informs_and_tasks_survive_sigkill() {
         assert!(uptime >= *round, "{serial}: acknowledged round {round}, stored {uptime}");
     }
     for id in &tasks {
-        let (status, _) = request(acs.api, "GET", &format!("/tasks/{id}"), &[("authorization", auth.clone())], vec![])
+        let (status, _) = request(acs.api, "GET", &format!("/tasks/{id}"), &[("authorization", auth.as_str())], vec![])
             .await
             .expect("API");
         assert_eq!(status, 200, "accepted task {id} lost");
     }
-    acs.child.kill().ok();
-    acs.child.wait().ok();
 }
