@@ -231,6 +231,11 @@ impl Fleet {
         self.ctx.stats.snapshot()
     }
 
+    /// The counters now, without starting a new latency interval.
+    pub fn snapshot_counters(&self) -> Snapshot {
+        self.ctx.stats.peek()
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }

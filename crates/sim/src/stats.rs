@@ -114,12 +114,23 @@ impl Stats {
 
     /// The counters now, and the latencies since the last call (which starts a new interval).
     pub fn snapshot(&self) -> Snapshot {
+        self.read(true)
+    }
+
+    /// The same without starting a new interval.
+    pub fn peek(&self) -> Snapshot {
+        self.read(false)
+    }
+
+    fn read(&self, new_interval: bool) -> Snapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut l = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
         let interval_session = l.interval_session.summary();
         let interval_round_trip = l.interval_round_trip.summary();
-        l.interval_session.clear();
-        l.interval_round_trip.clear();
+        if new_interval {
+            l.interval_session.clear();
+            l.interval_round_trip.clear();
+        }
         Snapshot {
             boots: get(&self.boots),
             devices_informed: get(&self.devices_informed),
@@ -222,9 +233,14 @@ mod tests {
         assert_eq!(s.fail_status.get(&503), Some(&2));
         assert_eq!(s.interval_session.count, 1);
         assert!(s.session.p50 >= 12_000 && s.session.p50 < 12_500);
+        assert_eq!(stats.peek().interval_session.count, 0);
+        stats.session_ended(Duration::from_millis(5), None);
+        assert_eq!(stats.peek().interval_session.count, 1, "peeking keeps the interval");
+        let again = stats.snapshot();
+        assert_eq!(again.interval_session.count, 1);
         let again = stats.snapshot();
         assert_eq!(again.interval_session.count, 0, "a new interval");
-        assert_eq!(again.session.count, 1, "the run's histogram stays");
+        assert_eq!(again.session.count, 2, "the run's histogram stays");
     }
 
     #[test]
