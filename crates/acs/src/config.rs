@@ -91,6 +91,10 @@ pub struct AcsConfig {
     /// A session with no POST for this long is over (TR-069 3.7.2.4 allows >= 30 s).
     #[serde(with = "seconds")]
     pub session_timeout: Duration,
+    /// How long a client may take to send a request's headers, and then its body: slow or
+    /// stalled clients are cut off after it.
+    #[serde(with = "seconds")]
+    pub client_timeout: Duration,
     /// Largest request body, after decompression.
     pub max_body_bytes: usize,
     /// Largest file accepted by the upload endpoint.
@@ -121,6 +125,7 @@ impl Default for AcsConfig {
             cpe_auth: CpeAuthConfig::default(),
             max_sessions: 10_000,
             session_timeout: Duration::from_secs(60),
+            client_timeout: Duration::from_secs(30),
             max_body_bytes: 16 << 20,
             max_upload_bytes: 256 << 20,
             xml_declaration: false,

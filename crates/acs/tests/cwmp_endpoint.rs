@@ -347,3 +347,26 @@ async fn http_get(
     let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
     (status, body, h)
 }
+
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (acs, _dir) = start_acs(|c| c.client_timeout = std::time::Duration::from_millis(300)).await;
+    // Headers that never end.
+    let mut slow = tokio::net::TcpStream::connect(acs.cwmp_addr).await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: acs\r\nContent-Length: 10\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was not closed");
+    // A body that never completes.
+    let mut slow = tokio::net::TcpStream::connect(acs.cwmp_addr).await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: acs\r\nContent-Length: 100\r\n\r\n<soap").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&buf));
+    // The endpoint still serves others.
+    let mut cpe = TestCpe::connect(acs.cwmp_addr).await;
+    assert_eq!(cpe.post(&inform("S10", &[], &[])).await.status, 200);
+    let text = acs.endpoint.metrics.render(0, 0);
+    assert!(!text.contains("cwmp_request_seconds_count 0"), "latencies are observed");
+}

@@ -76,6 +76,8 @@ struct Connection {
     nonce_guard: NonceCountGuard,
     /// How to encode this request's SOAP reply (from its Accept-Encoding).
     reply_coding: ContentEncoding,
+    /// The device of the connection's latest session, for logs.
+    device: Option<String>,
 }
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -111,6 +113,7 @@ impl<S: Store> Endpoint<S> {
             authenticated: None,
             nonce_guard: NonceCountGuard::new(256),
             reply_coding: ContentEncoding::Identity,
+            device: None,
         }));
         let endpoint = self.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -120,7 +123,7 @@ impl<S: Store> Endpoint<S> {
         });
         let result = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
+            .header_read_timeout(self.config.client_timeout)
             .keep_alive(true)
             .serve_connection(hyper_util::rt::TokioIo::new(io), service)
             .await;
@@ -143,13 +146,23 @@ impl<S: Store> Endpoint<S> {
             return r;
         }
         let mut conn = conn.lock().await;
-        self.cwmp(req, &mut conn).await
+        let started = Instant::now();
+        // Logs of a request carry its peer, session and device.
+        let span = tracing::info_span!(
+            "cwmp",
+            peer = %conn.peer,
+            session = conn.session.as_ref().map(|(id, _)| &id[..8]).unwrap_or_default(),
+            device = conn.device.as_deref().unwrap_or_default(),
+        );
+        let response = tracing::Instrument::instrument(self.cwmp(req, &mut conn), span).await;
+        self.metrics.observe_request(started.elapsed());
+        response
     }
 
     async fn read_body(&self, req: Request<Incoming>) -> Result<(hyper::http::request::Parts, Vec<u8>), HttpResponse> {
         let (parts, body) = req.into_parts();
         let limit = self.config.max_body_bytes;
-        let collected = tokio::time::timeout(Duration::from_secs(60), Limited::new(body, limit).collect()).await;
+        let collected = tokio::time::timeout(self.config.client_timeout, Limited::new(body, limit).collect()).await;
         let raw = match collected {
             Ok(Ok(b)) => b.to_bytes(),
             Ok(Err(_)) => return Err(text_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n")),
@@ -349,6 +362,7 @@ impl<S: Store> Endpoint<S> {
             tracing::info!(device = %device.key, "new Inform replaces the device's unfinished session");
         }
         conn.session = Some((id.clone(), live));
+        conn.device = Some(device.key.clone());
         tracing::info!(device = %device.key, version = %accepted.version, events = ?accepted.record.events, "session started");
         // Only a new Inform from the device (or a take-over) can have replaced the lease
         // already: this session is over.

@@ -242,6 +242,38 @@ fn datetime_json(t: &DateTime) -> serde_json::Value {
     json!(t.to_string())
 }
 
+/// Where a Download or ScheduleDownload fetches from: a file of the ACS's store (its URL on
+/// the file service, its type and size) or any URL.
+struct DownloadSource {
+    url: String,
+    file_type: String,
+    file_size: u32,
+}
+
+impl DownloadSource {
+    fn resolve(
+        file: &Option<String>,
+        url: &Option<String>,
+        file_type: &Option<String>,
+        ctx: &JobContext<'_>,
+    ) -> Result<DownloadSource, String> {
+        let meta = file.as_ref().and_then(|f| ctx.inputs.files.get(f));
+        let url = match (file, url) {
+            (_, Some(url)) => url.clone(),
+            (Some(name), None) => format!("{}{}", ctx.inputs.file_base_url, percent_path(name)),
+            (None, None) => return Err("no file or url".into()),
+        };
+        Ok(DownloadSource {
+            url,
+            file_type: file_type
+                .clone()
+                .or_else(|| meta.map(|m| m.file_type.clone()))
+                .unwrap_or_else(|| "1 Firmware Upgrade Image".into()),
+            file_size: meta.map(|m| m.size.min(u32::MAX as u64) as u32).unwrap_or(0),
+        })
+    }
+}
+
 impl Job {
     pub fn refresh(task: Option<Task>, path: String, now: Millis) -> Job {
         Job::Refresh { task, path, stage: RefreshStage::Names, started: now, sent: false }
@@ -256,13 +288,6 @@ impl Job {
     /// The job that carries out a task, or why it cannot run.
     pub fn for_task(task: Task, ctx: &JobContext<'_>) -> Result<Job, Box<(Task, String)>> {
         let key = task.command_key();
-        let file_url = |file: &Option<String>, url: &Option<String>| -> Result<String, String> {
-            match (file, url) {
-                (_, Some(url)) => Ok(url.clone()),
-                (Some(name), None) => Ok(format!("{}{}", ctx.inputs.file_base_url, percent_path(name))),
-                (None, None) => Err("no file or url".into()),
-            }
-        };
         let request: Message = match &task.kind {
             TaskKind::GetParameterValues { parameter_names } => {
                 return Ok(Job::Values { names: parameter_names.clone(), tasks: vec![task] });
@@ -301,21 +326,17 @@ impl Job {
             TaskKind::Reboot => rpc::Reboot { command_key: key }.into(),
             TaskKind::FactoryReset => rpc::FactoryReset {}.into(),
             TaskKind::Download { file, url, file_type, target_file_name, delay_seconds, username, password } => {
-                let url = match file_url(file, url) {
-                    Ok(u) => u,
+                let source = match DownloadSource::resolve(file, url, file_type, ctx) {
+                    Ok(s) => s,
                     Err(e) => return Err(Box::new((task, e))),
                 };
-                let meta = file.as_ref().and_then(|f| ctx.inputs.files.get(f));
                 rpc::Download {
                     command_key: key,
-                    file_type: file_type
-                        .clone()
-                        .or_else(|| meta.map(|m| m.file_type.clone()))
-                        .unwrap_or_else(|| "1 Firmware Upgrade Image".into()),
-                    url,
+                    file_type: source.file_type,
+                    url: source.url,
                     username: username.clone(),
                     password: password.clone(),
-                    file_size: meta.map(|m| m.size.min(u32::MAX as u64) as u32).unwrap_or(0),
+                    file_size: source.file_size,
                     target_file_name: target_file_name.clone(),
                     delay_seconds: *delay_seconds,
                     success_url: String::new(),
@@ -338,21 +359,17 @@ impl Job {
                 rpc::ScheduleInform { delay_seconds: *delay_seconds, command_key: key }.into()
             }
             TaskKind::ScheduleDownload { file, url, file_type, target_file_name, time_windows, username, password } => {
-                let url = match file_url(file, url) {
-                    Ok(u) => u,
+                let source = match DownloadSource::resolve(file, url, file_type, ctx) {
+                    Ok(s) => s,
                     Err(e) => return Err(Box::new((task, e))),
                 };
-                let meta = file.as_ref().and_then(|f| ctx.inputs.files.get(f));
                 rpc::ScheduleDownload {
                     command_key: key,
-                    file_type: file_type
-                        .clone()
-                        .or_else(|| meta.map(|m| m.file_type.clone()))
-                        .unwrap_or_else(|| "1 Firmware Upgrade Image".into()),
-                    url,
+                    file_type: source.file_type,
+                    url: source.url,
                     username: username.clone(),
                     password: password.clone(),
-                    file_size: meta.map(|m| m.size.min(u32::MAX as u64) as u32).unwrap_or(0),
+                    file_size: source.file_size,
                     target_file_name: target_file_name.clone(),
                     time_window_list: time_windows
                         .iter()
