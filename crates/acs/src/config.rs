@@ -171,3 +171,34 @@ mod seconds {
         u64::deserialize(d).map(Duration::from_secs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_selection() {
+        let with = |store: Option<&str>| AcsConfig { store: store.map(String::from), ..AcsConfig::default() };
+        assert_eq!(with(None).store_kind(), Ok(StoreKind::Sqlite));
+        assert_eq!(with(Some("sqlite")).store_kind(), Ok(StoreKind::Sqlite));
+        let url = "postgres://cwmp:secret@db:5432/acs";
+        assert_eq!(with(Some(url)).store_kind(), Ok(StoreKind::Postgres(url.into())));
+        assert!(matches!(with(Some("postgresql://db/acs")).store_kind(), Ok(StoreKind::Postgres(_))));
+        // The error names what was given without its credentials.
+        let e = with(Some("mysql://u:pw@db/acs")).store_kind().unwrap_err();
+        assert!(!e.contains("pw") && e.contains("db/acs"), "{e}");
+    }
+
+    #[test]
+    fn postgres_settings() {
+        let text = r#"{"store": "postgres://db/acs",
+                       "postgres": {"pool_size": 32, "statement_timeout": 2.5, "node_id": "node-1"}}"#;
+        let config: AcsConfig = serde_json::from_str(text).unwrap();
+        assert_eq!(config.store_kind(), Ok(StoreKind::Postgres("postgres://db/acs".into())));
+        assert_eq!(config.postgres.pool_size, 32);
+        assert_eq!(config.postgres.statement_timeout, Duration::from_millis(2500));
+        assert_eq!(config.postgres.node_id.as_deref(), Some("node-1"));
+        assert_eq!(config.postgres.acquire_timeout, Duration::from_secs(3));
+        assert!(serde_json::from_str::<AcsConfig>(r#"{"postgres": {"pool": 3}}"#).is_err(), "unknown keys are refused");
+    }
+}

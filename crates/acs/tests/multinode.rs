@@ -365,9 +365,11 @@ async fn connection_requests_and_configuration_changes_reach_every_node() {
         "configurations": [{"type": "value", "path": "Device.ManagementServer.PeriodicInformInterval", "value": "300"}]
     }))
     .unwrap();
+    assert!(nodes[2].store().presets().await.unwrap().is_empty(), "node C knows (and caches) no preset");
     let started = Instant::now();
     nodes[0].store().put_preset(&preset, now_millis()).await.unwrap();
     tokio::time::timeout(Duration::from_secs(3), seen_by_c.changed()).await.expect("NOTIFY reaches node C").unwrap();
+    assert_eq!(nodes[2].store().presets().await.unwrap(), [preset.clone()], "node C reads the new preset");
     eprintln!("preset change seen by another node after {:?}", started.elapsed());
     seen_by_c.borrow_and_update();
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&schema.url).await.unwrap();

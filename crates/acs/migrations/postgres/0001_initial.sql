@@ -26,8 +26,9 @@ CREATE TABLE devices (
     auth_ha1 TEXT,
     auth_password_hash TEXT
 );
--- The REST API's filters and sort orders (GET /devices).
-CREATE INDEX devices_last_inform ON devices (last_inform);
+-- The REST API's filters and sort orders (GET /devices). Read backwards, the last_inform
+-- index serves the ascending order too, NULLs first as in SQLite.
+CREATE INDEX devices_last_inform ON devices (last_inform DESC NULLS LAST);
 CREATE INDEX devices_created_at ON devices (created_at);
 CREATE INDEX devices_oui ON devices (oui);
 CREATE INDEX devices_product_class ON devices (product_class);
@@ -61,9 +62,14 @@ CREATE TABLE params (
     access_list TEXT[],
     PRIMARY KEY (device_id, path_id)
 );
--- `param.<path>=<value>` filters. A B-tree entry must stay under ~2.7 kB, so the index
--- holds a prefix of the value; queries compare the prefix (index) and then the whole value.
-CREATE INDEX params_by_value ON params (path_id, left(value, 200)) WHERE value IS NOT NULL;
+-- `param.<path>=<value>` filters: the device ids come from the index alone (index-only
+-- scans). A B-tree entry must stay under ~2.7 kB, so longer values are left out; a filter on
+-- such a value reads the path's rows instead.
+CREATE INDEX params_by_value ON params (path_id, value, device_id) WHERE octet_length(value) <= 2000;
+-- A value is common under one path and absent under the others (a software version): the
+-- planner needs the two columns' joint frequencies to choose between walking the devices in
+-- the requested order and collecting the matches first.
+CREATE STATISTICS params_path_value (mcv) ON path_id, value FROM params;
 
 CREATE TABLE tasks (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -110,6 +110,9 @@ struct Inner {
     signals: Arc<Signals>,
     channels: Channels,
     schema: String,
+    /// The presets as of a configuration generation: every session asks for them, they
+    /// change rarely, and every change moves the generation on every node.
+    presets: Mutex<Option<(u64, Vec<crate::provision::preset::Preset>)>>,
 }
 
 /// The shared store. Cheap to clone.
@@ -163,7 +166,8 @@ impl PgStore {
         let limit = settings.acquire_timeout + settings.statement_timeout * 3;
         writer::spawn(pool.clone(), rx, writers, limit);
         tokio::spawn(listen(pool.clone(), channels.clone(), Arc::downgrade(&signals), settings.poll_interval));
-        Ok(PgStore { inner: Arc::new(Inner { pool, writer: tx, signals, channels, schema }) })
+        let inner = Inner { pool, writer: tx, signals, channels, schema, presets: Mutex::new(None) };
+        Ok(PgStore { inner: Arc::new(inner) })
     }
 
     /// The schema the store lives in.
@@ -360,47 +364,101 @@ fn file_from_row(row: &PgRow) -> Result<FileMeta> {
     })
 }
 
-/// A WHERE clause with its bound values (`$1`, `$2`, … in order), built from a
-/// [`DeviceQuery`].
-fn device_filter(q: &DeviceQuery) -> (String, Vec<String>) {
-    let mut clauses = Vec::new();
-    let mut binds: Vec<String> = Vec::new();
-    let bind = |binds: &mut Vec<String>, v: &str| {
-        binds.push(v.to_owned());
-        format!("${}", binds.len())
-    };
-    for (column, value) in [
-        ("d.oui", &q.oui),
-        ("d.product_class", &q.product_class),
-        ("d.serial_number", &q.serial_number),
-        ("d.device_key", &q.key),
-    ] {
-        if let Some(v) = value {
-            let n = bind(&mut binds, v);
-            clauses.push(format!("{column} = {n}"));
+/// Longest value (in bytes) the `param.<path>=<value>` index holds (see the migration).
+const INDEXED_VALUE: usize = 2000;
+
+/// A bound value of a device query.
+enum Bind {
+    Text(String),
+    Int(i32),
+}
+
+/// A [`DeviceQuery`] as SQL: conditions on the device row, and sets of device ids (tags,
+/// parameter values) the device must be in. Values are bound as `$1`, `$2`, … in order.
+#[derive(Default)]
+struct DeviceFilter {
+    columns: Vec<String>,
+    id_sets: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl DeviceFilter {
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn where_clause(&self) -> String {
+        let sets = self.id_sets.iter().map(|s| format!("d.id IN ({s})"));
+        let all: Vec<String> = self.columns.iter().cloned().chain(sets).collect();
+        if all.is_empty() { String::new() } else { format!("WHERE {}", all.join(" AND ")) }
+    }
+
+    fn apply<'q>(
+        &'q self,
+        mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        for b in &self.binds {
+            query = match b {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(*i),
+            };
         }
+        // Planned with the values at hand each time: a generic plan cannot tell a software
+        // version shared by half the devices from a serial number.
+        query.persistent(false)
     }
-    if let Some(tag) = &q.tag {
-        let n = bind(&mut binds, tag);
-        clauses.push(format!("d.id IN (SELECT device_id FROM device_tags WHERE tag = {n})"));
+}
+
+impl PgStore {
+    /// The filter of `q`, or `None` when a parameter it names is unknown (nothing matches).
+    /// Path ids are looked up first so the planner sees them (and their statistics).
+    async fn device_filter(&self, q: &DeviceQuery) -> Result<Option<DeviceFilter>> {
+        let mut f = DeviceFilter::default();
+        for (column, value) in [
+            ("d.oui", &q.oui),
+            ("d.product_class", &q.product_class),
+            ("d.serial_number", &q.serial_number),
+            ("d.device_key", &q.key),
+        ] {
+            if let Some(v) = value {
+                let n = f.bind(Bind::Text(v.clone()));
+                f.columns.push(format!("{column} = {n}"));
+            }
+        }
+        if let Some(t) = q.last_inform_before {
+            f.columns.push(format!("d.last_inform < {t}"));
+        }
+        if let Some(t) = q.last_inform_after {
+            f.columns.push(format!("d.last_inform > {t}"));
+        }
+        if let Some(tag) = &q.tag {
+            let n = f.bind(Bind::Text(tag.clone()));
+            f.id_sets.push(format!("SELECT device_id FROM device_tags WHERE tag = {n}"));
+        }
+        if !q.param_equals.is_empty() {
+            let names: Vec<&str> = q.param_equals.iter().map(|(p, _)| p.as_str()).collect();
+            let ids: HashMap<String, i32> =
+                sqlx::query_as::<_, (String, i32)>("SELECT path, id FROM paths WHERE path = ANY($1)")
+                    .bind(&names)
+                    .fetch_all(self.pool())
+                    .await?
+                    .into_iter()
+                    .collect();
+            for (path, value) in &q.param_equals {
+                let Some(id) = ids.get(path) else { return Ok(None) };
+                let p = f.bind(Bind::Int(*id));
+                let v = f.bind(Bind::Text(value.clone()));
+                f.id_sets.push(if value.len() <= INDEXED_VALUE {
+                    // Implied by the equality; it lets the planner use the partial index.
+                    format!("SELECT device_id FROM params WHERE path_id = {p} AND value = {v} AND octet_length(value) <= {INDEXED_VALUE}")
+                } else {
+                    format!("SELECT device_id FROM params WHERE path_id = {p} AND value = {v}")
+                });
+            }
+        }
+        Ok(Some(f))
     }
-    for (path, value) in &q.param_equals {
-        let p = bind(&mut binds, path);
-        let v = bind(&mut binds, value);
-        // The index holds the value's first 200 characters (see the migration).
-        clauses.push(format!(
-            "d.id IN (SELECT device_id FROM params WHERE path_id = (SELECT id FROM paths WHERE path = {p})
-                      AND left(value, 200) = left({v}, 200) AND value = {v})"
-        ));
-    }
-    if let Some(t) = q.last_inform_before {
-        clauses.push(format!("d.last_inform < {t}"));
-    }
-    if let Some(t) = q.last_inform_after {
-        clauses.push(format!("d.last_inform > {t}"));
-    }
-    let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    (sql, binds)
 }
 
 /// The WHERE clause of a [`TaskQuery`]; values are bound in the order device, status.
@@ -446,7 +504,7 @@ impl Store for PgStore {
     }
 
     async fn list_devices(&self, q: &DeviceQuery) -> Result<Vec<Device>> {
-        let (filter, binds) = device_filter(q);
+        let Some(filter) = self.device_filter(q).await? else { return Ok(Vec::new()) };
         // NULLs sort as SQLite sorts them: first going up, last going down.
         let order = match (q.sort, q.descending) {
             (DeviceSort::Key, false) => "d.device_key ASC",
@@ -458,24 +516,25 @@ impl Store for PgStore {
         };
         let limit = if q.limit == 0 { 100 } else { q.limit.min(10_000) };
         let sql = format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices d {filter} ORDER BY {order}, d.id LIMIT {limit} OFFSET {}",
+            "SELECT {DEVICE_COLUMNS} FROM devices d {} ORDER BY {order}, d.id LIMIT {limit} OFFSET {}",
+            filter.where_clause(),
             q.offset
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for b in &binds {
-            query = query.bind(b);
-        }
+        let query = filter.apply(sqlx::query(AssertSqlSafe(sql)));
         query.fetch_all(self.pool()).await?.iter().map(device_from_row).collect()
     }
 
     async fn count_devices(&self, q: &DeviceQuery) -> Result<u64> {
-        let (filter, binds) = device_filter(q);
-        let sql = format!("SELECT COUNT(*) FROM devices d {filter}");
-        let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
-        for b in &binds {
-            query = query.bind(b);
-        }
-        Ok(query.fetch_one(self.pool()).await? as u64)
+        let Some(filter) = self.device_filter(q).await? else { return Ok(0) };
+        // Tag and parameter rows exist only for existing devices: with no condition on the
+        // device row, counting the sets' intersection is enough (index-only).
+        let sql = if filter.columns.is_empty() && !filter.id_sets.is_empty() {
+            format!("SELECT COUNT(*) FROM ({}) s", filter.id_sets.join(" INTERSECT "))
+        } else {
+            format!("SELECT COUNT(*) FROM devices d {}", filter.where_clause())
+        };
+        let row = filter.apply(sqlx::query(AssertSqlSafe(sql))).fetch_one(self.pool()).await?;
+        Ok(row.try_get::<i64, _>(0)? as u64)
     }
 
     async fn delete_device(&self, key: &str) -> Result<bool> {
@@ -800,14 +859,25 @@ impl Store for PgStore {
     }
 
     async fn presets(&self) -> Result<Vec<crate::provision::preset::Preset>> {
+        // The generation is read first: a change during the query moves it past the one
+        // the result is kept under.
+        let generation = *self.inner.signals.config.borrow();
+        if let Some((g, presets)) = self.inner.presets.lock().expect("presets cache").as_ref()
+            && *g == generation
+        {
+            return Ok(presets.clone());
+        }
         let rows = sqlx::query("SELECT body FROM presets ORDER BY name").fetch_all(self.pool()).await?;
-        rows.iter()
+        let presets = rows
+            .iter()
             .map(|r| {
                 r.try_get::<Json<crate::provision::preset::Preset>, _>("body")
                     .map(|Json(p)| p)
                     .map_err(|e| StoreError::Invalid(format!("stored preset: {e}")))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        *self.inner.presets.lock().expect("presets cache") = Some((generation, presets.clone()));
+        Ok(presets)
     }
 
     async fn put_script(&self, kind: ScriptKind, script: &Script) -> Result<()> {
