@@ -27,7 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 enum WriteRequest {
-    Inform(Box<InformRecord>, oneshot::Sender<Result<i64>>),
+    Inform(Box<InformRecord>, oneshot::Sender<Result<Device>>),
     Batch(WriteBatch, oneshot::Sender<Result<()>>),
 }
 
@@ -38,7 +38,13 @@ pub struct SqliteStore {
     writer: mpsc::Sender<WriteRequest>,
     /// See [`Store::config_generation`]; one process owns the file, so local writes are all.
     config: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// The presets as of a configuration generation: every session asks for them, they
+    /// change rarely, and only through this store.
+    presets: std::sync::Arc<std::sync::Mutex<Option<CachedPresets>>>,
 }
+
+/// Presets as of a configuration generation.
+type CachedPresets = (u64, Vec<crate::provision::preset::Preset>);
 
 /// How durable commits are. `Full` syncs the WAL at every commit; `Normal` survives a
 /// process crash but may lose the last commits on power loss.
@@ -69,7 +75,12 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone().read_only(true)).await?;
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer_loop(conn, rx));
-        Ok(SqliteStore { reader, writer: tx, config: std::sync::Arc::new(tokio::sync::watch::channel(0).0) })
+        Ok(SqliteStore {
+            reader,
+            writer: tx,
+            config: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            presets: Default::default(),
+        })
     }
 
     async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteRequest) -> Result<T> {
@@ -122,7 +133,7 @@ async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteReq
                 for (request, result) in group.drain(..).zip(results) {
                     match (request, result) {
                         (WriteRequest::Inform(_, ack), r) => {
-                            let _ = ack.send(r.map(|id| id.unwrap_or_default()));
+                            let _ = ack.send(r.and_then(|d| d.ok_or_else(|| StoreError::Invalid("no device".into()))));
                         }
                         (WriteRequest::Batch(_, ack), r) => {
                             let _ = ack.send(r.map(|_| ()));
@@ -154,7 +165,7 @@ async fn apply_group(
     conn: &mut SqliteConnection,
     paths: &mut PathCache,
     group: &[WriteRequest],
-) -> Result<Vec<Result<Option<i64>>>> {
+) -> Result<Vec<Result<Option<Device>>>> {
     let mut tx = conn.begin().await?;
     let mut results = Vec::with_capacity(group.len());
     for request in group {
@@ -218,7 +229,9 @@ fn prefix_end(prefix: &str) -> String {
     end
 }
 
-async fn write_inform(conn: &mut SqliteConnection, paths: &mut PathCache, inform: &InformRecord) -> Result<i64> {
+/// Registers or updates the device of an Inform; returns it as stored, read in the same
+/// statement (a separate read after the commit was one more round trip per session).
+async fn write_inform(conn: &mut SqliteConnection, paths: &mut PathCache, inform: &InformRecord) -> Result<Device> {
     let key = inform.identity.key();
     let now = inform.now;
     let events = serde_json::to_string(&inform.events).unwrap_or_else(|_| "[]".into());
@@ -229,7 +242,7 @@ async fn write_inform(conn: &mut SqliteConnection, paths: &mut PathCache, inform
         .iter()
         .find(|(name, _, _)| name.ends_with(".ManagementServer.ConnectionRequestURL"))
         .map(|(_, value, _)| value.clone());
-    let id: i64 = sqlx::query_scalar(
+    let sql = format!(
         "INSERT INTO devices (device_key, oui, product_class, serial_number, manufacturer, created_at, last_inform,
                               last_boot, last_bootstrap, last_events, cwmp_version, remote_addr, cr_url)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -242,22 +255,27 @@ async fn write_inform(conn: &mut SqliteConnection, paths: &mut PathCache, inform
             cwmp_version = excluded.cwmp_version,
             remote_addr = excluded.remote_addr,
             cr_url = COALESCE(excluded.cr_url, cr_url)
-         RETURNING id",
-    )
-    .bind(&key)
-    .bind(&inform.identity.oui)
-    .bind(&inform.identity.product_class)
-    .bind(&inform.identity.serial_number)
-    .bind(&inform.identity.manufacturer)
-    .bind(now)
-    .bind(boot)
-    .bind(bootstrap)
-    .bind(events)
-    .bind(&inform.cwmp_version)
-    .bind(&inform.remote_addr)
-    .bind(cr_url)
-    .fetch_one(&mut *conn)
-    .await?;
+         RETURNING {}",
+        // RETURNING names the inserted table's columns without an alias.
+        DEVICE_COLUMNS.replace("d.", "devices.")
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(&key)
+        .bind(&inform.identity.oui)
+        .bind(&inform.identity.product_class)
+        .bind(&inform.identity.serial_number)
+        .bind(&inform.identity.manufacturer)
+        .bind(now)
+        .bind(boot)
+        .bind(bootstrap)
+        .bind(events)
+        .bind(&inform.cwmp_version)
+        .bind(&inform.remote_addr)
+        .bind(cr_url)
+        .fetch_one(&mut *conn)
+        .await?;
+    let device = device_from_row(&row)?;
+    let id = device.id;
     if bootstrap.is_some() {
         // TR-069 3.7.1.5: BOOTSTRAP means a fresh device (new, reset, or a new ACS): what we
         // knew of its tree is stale.
@@ -269,7 +287,7 @@ async fn write_inform(conn: &mut SqliteConnection, paths: &mut PathCache, inform
         .map(|(path, value, ty)| ParamOp::Value { path: path.clone(), value: value.clone(), ty: ty.clone() })
         .collect();
     write_params(conn, paths, id, now, &ops).await?;
-    Ok(id)
+    Ok(device)
 }
 
 async fn write_batch(conn: &mut SqliteConnection, paths: &mut PathCache, batch: &WriteBatch) -> Result<()> {
@@ -370,23 +388,15 @@ async fn write_params(
     at: Millis,
     ops: &[ParamOp],
 ) -> Result<()> {
+    // Consecutive values go in one statement: each statement is a round trip to SQLite's
+    // worker thread, and one per value made them most of an Inform's cost (docs/performance.md).
+    let mut values = Vec::new();
     for op in ops {
+        if !matches!(op, ParamOp::Value { .. }) || values.len() == VALUE_ROWS {
+            write_values(conn, device_id, at, &mut values).await?;
+        }
         match op {
-            ParamOp::Value { path, value, ty } => {
-                let path_id = paths.id(conn, path).await?;
-                sqlx::query(
-                    "INSERT INTO params (device_id, path_id, value, type, object, value_ts) VALUES (?, ?, ?, ?, 0, ?)
-                     ON CONFLICT (device_id, path_id) DO UPDATE SET
-                        value = excluded.value, type = excluded.type, object = 0, value_ts = excluded.value_ts",
-                )
-                .bind(device_id)
-                .bind(path_id)
-                .bind(value)
-                .bind(ty)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-            }
+            ParamOp::Value { path, value, ty } => values.push((paths.id(conn, path).await?, value, ty)),
             ParamOp::Info { path, object, writable } => {
                 let path_id = paths.id(conn, path).await?;
                 sqlx::query(
@@ -443,6 +453,36 @@ async fn write_params(
             }
         }
     }
+    write_values(conn, device_id, at, &mut values).await
+}
+
+/// Most rows of one multi-row upsert of values.
+const VALUE_ROWS: usize = 128;
+
+/// Writes `(path id, value, type)` rows of a device's values, and empties the list.
+async fn write_values(
+    conn: &mut SqliteConnection,
+    device_id: i64,
+    at: Millis,
+    values: &mut Vec<(i64, &String, &String)>,
+) -> Result<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from("INSERT INTO params (device_id, path_id, value, type, object, value_ts) VALUES ");
+    for i in 0..values.len() {
+        sql.push_str(if i == 0 { "(?, ?, ?, ?, 0, ?)" } else { ", (?, ?, ?, ?, 0, ?)" });
+    }
+    // Rows of one statement are applied in order: a path given twice keeps its last value.
+    sql.push_str(
+        " ON CONFLICT (device_id, path_id) DO UPDATE SET
+            value = excluded.value, type = excluded.type, object = 0, value_ts = excluded.value_ts",
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (path_id, value, ty) in values.drain(..) {
+        query = query.bind(device_id).bind(path_id).bind(value).bind(ty).bind(at);
+    }
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -584,8 +624,7 @@ fn task_filter(q: &TaskQuery) -> String {
 
 impl Store for SqliteStore {
     async fn record_inform(&self, inform: InformRecord) -> Result<Device> {
-        let id = self.write(|ack| WriteRequest::Inform(Box::new(inform), ack)).await?;
-        Store::device_by_id(self, id).await?.ok_or_else(|| StoreError::NotFound(format!("device {id}")))
+        self.write(|ack| WriteRequest::Inform(Box::new(inform), ack)).await
     }
 
     async fn device(&self, key: &str) -> Result<Option<Device>> {
@@ -958,12 +997,22 @@ impl Store for SqliteStore {
     }
 
     async fn presets(&self) -> Result<Vec<crate::provision::preset::Preset>> {
+        // A change bumps the generation after its commit, so a cached list of the current
+        // generation is never older than the table.
+        let generation = *self.config.borrow();
+        if let Some((cached, presets)) = &*self.presets.lock().unwrap_or_else(|p| p.into_inner())
+            && *cached == generation
+        {
+            return Ok(presets.clone());
+        }
         let bodies: Vec<String> =
             sqlx::query_scalar("SELECT body FROM presets ORDER BY name").fetch_all(&self.reader).await?;
-        bodies
+        let presets: Vec<crate::provision::preset::Preset> = bodies
             .iter()
             .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Invalid(format!("stored preset: {e}"))))
-            .collect()
+            .collect::<Result<_>>()?;
+        *self.presets.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, presets.clone()));
+        Ok(presets)
     }
 
     async fn put_script(&self, kind: ScriptKind, script: &Script) -> Result<()> {
@@ -1095,5 +1144,48 @@ impl FromStr for Durability {
             "normal" => Ok(Durability::Normal),
             other => Err(format!("durability must be full or normal, not {other:?}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values are written many to a statement (more than one statement's worth here), in
+    /// order with the other operations: a path given twice keeps its last value.
+    #[tokio::test]
+    async fn many_values_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("acs.db"), Durability::Normal).await.unwrap();
+        let identity = DeviceIdentity {
+            manufacturer: "M".into(),
+            oui: "00C0FF".into(),
+            product_class: "P".into(),
+            serial_number: "S1".into(),
+        };
+        let inform = InformRecord {
+            identity,
+            events: vec!["1 BOOT".into()],
+            params: vec![("Device.A".into(), "1".into(), "xsd:string".into())],
+            now: 1000,
+            cwmp_version: "1.4".into(),
+            remote_addr: None,
+        };
+        let device = Store::record_inform(&store, inform).await.unwrap();
+        assert_eq!(Some(&device), Store::device(&store, &device.key).await.unwrap().as_ref());
+        let value = |path: String, value: &str| ParamOp::Value { path, value: value.into(), ty: "xsd:string".into() };
+        let mut ops: Vec<ParamOp> = (0..300).map(|i| value(format!("Device.V.{i}"), "first")).collect();
+        ops.push(ParamOp::Info { path: "Device.V.7".into(), object: false, writable: true });
+        ops.push(value("Device.V.7".into(), "second"));
+        ops.push(value("Device.V.7".into(), "third"));
+        ops.push(ParamOp::DeleteSubtree { prefix: "Device.V.299".into() });
+        let batch = WriteBatch { ops: vec![WriteOp::Params { device_id: device.id, at: 2000, ops }] };
+        Store::apply(&store, batch).await.unwrap();
+        let params = Store::params(&store, device.id, "Device.V.").await.unwrap();
+        assert_eq!(params.len(), 299, "Device.V.299 deleted after it was written");
+        let seven = params.iter().find(|p| p.path == "Device.V.7").unwrap();
+        assert_eq!((seven.value.as_deref(), seven.writable), (Some("third"), Some(true)));
+        assert!(params.iter().filter(|p| p.path != "Device.V.7").all(|p| p.value.as_deref() == Some("first")));
+        assert_eq!(Store::params(&store, device.id, "Device.A").await.unwrap()[0].value.as_deref(), Some("1"));
     }
 }
