@@ -74,6 +74,9 @@ async fn leases_fence_and_hand_over() {
     };
     assert!(retry_after > Duration::ZERO && retry_after <= ttl, "{retry_after:?}");
     assert_eq!(store_b.device(&key).await.unwrap().unwrap().last_inform, Some(1000));
+    // Another process given the same node name is another owner all the same.
+    let namesake = Cluster::new(store_b.clone(), Some("a".into()), ttl);
+    assert!(matches!(namesake.begin_session(record("L1", 2000), "s2", None).await.unwrap(), Begin::Busy { .. }));
     assert!(b.in_session(&key).await.unwrap());
     // Nothing to take over before the first checkpoint.
     assert!(b.resume(ResumeKey::Session("s1")).await.unwrap().is_none());
@@ -369,7 +372,7 @@ async fn connection_requests_and_configuration_changes_reach_every_node() {
     let started = Instant::now();
     nodes[0].store().put_preset(&preset, now_millis()).await.unwrap();
     tokio::time::timeout(Duration::from_secs(3), seen_by_c.changed()).await.expect("NOTIFY reaches node C").unwrap();
-    assert_eq!(nodes[2].store().presets().await.unwrap(), [preset.clone()], "node C reads the new preset");
+    assert_eq!(nodes[2].store().presets().await.unwrap(), [preset], "node C reads the new preset");
     eprintln!("preset change seen by another node after {:?}", started.elapsed());
     seen_by_c.borrow_and_update();
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&schema.url).await.unwrap();

@@ -82,11 +82,13 @@ pub struct Cluster {
 
 impl Cluster {
     /// `lease_ttl` is the session timeout: a lease lives as long as its session may stay idle.
+    /// The node's name in leases is `node_id` (default `node-<pid>`) with a suffix drawn at
+    /// start: a node may replace its own sessions, so two processes must never share it,
+    /// even when they were given the same name or one restarts with its predecessor's.
     pub fn new(store: PgStore, node_id: Option<String>, lease_ttl: Duration) -> Cluster {
-        let node = node_id.unwrap_or_else(|| {
-            use rand::RngExt as _;
-            format!("node-{}-{:06x}", std::process::id(), rand::rng().random::<u32>() & 0xff_ffff)
-        });
+        use rand::RngExt as _;
+        let name = node_id.unwrap_or_else(|| format!("node-{}", std::process::id()));
+        let node = format!("{name}#{:06x}", rand::rng().random::<u32>() & 0xff_ffff);
         Cluster { store, node, lease_ttl }
     }
 

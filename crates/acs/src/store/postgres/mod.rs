@@ -54,7 +54,8 @@ pub struct PostgresConfig {
     /// Seconds between polls for configuration changes, the safety net under LISTEN/NOTIFY.
     #[serde(with = "fractional_seconds")]
     pub poll_interval: Duration,
-    /// This node's name in session leases; default: `node-<pid>-<random>`.
+    /// This node's name in session leases (a suffix drawn at start keeps two processes
+    /// apart even under one name); default: `node-<pid>`.
     pub node_id: Option<String>,
 }
 
