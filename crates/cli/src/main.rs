@@ -3,6 +3,7 @@
 mod acs_cmd;
 mod cpe_cmd;
 mod model_cmd;
+mod sim_cmd;
 mod wire_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -34,6 +35,8 @@ enum Command {
     /// Data-model tools: import Broadband Forum XML or device dumps into fact files.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
+    /// A fleet of simulated CPEs in one process, against an ACS (docs/sim.md).
+    Sim(Box<sim_cmd::SimArgs>),
     /// Tools for CWMP SOAP messages.
     #[command(subcommand)]
     Wire(wire_cmd::WireCommand),
@@ -55,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Command::Acs(cmd) => tokio::runtime::Runtime::new()?.block_on(acs_cmd::run(cmd)),
         Command::Cpe(cmd) => tokio::runtime::Runtime::new()?.block_on(cpe_cmd::run(cmd)),
         Command::Model(cmd) => model_cmd::run(cmd),
+        Command::Sim(args) => tokio::runtime::Runtime::new()?.block_on(sim_cmd::run(*args)),
         Command::Wire(cmd) => wire_cmd::run(cmd),
     }
 }

@@ -17,6 +17,7 @@
 //! TOML configuration.
 
 pub mod agent;
+pub mod client;
 pub mod config;
 pub mod connreq;
 pub mod du;

@@ -21,30 +21,26 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use cwmp_model::persist::FileStore;
 use cwmp_model::{Features, Template, tr098, tr181};
 use cwmp_wire::rpc::OpResultStruct;
 use cwmp_wire::{DateTime, FaultCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use jiff::Timestamp;
 use rand::rngs::StdRng;
-use rand::{Rng, RngExt as _, SeedableRng};
+use rand::{RngExt as _, SeedableRng};
 use rustls::ClientConfig;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::net::TcpStream;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::agent::{Agent, AgentConfig, Boot, BootError, Effect};
+use crate::client::{self, Connection};
 use crate::config::{Config, ConfigError};
 use crate::connreq::{ConnReqConfig, ConnReqServer, ConnectionRequest};
 use crate::du::{DEVICE_PREFIX, DirectoryEe, SoftwareModules, change_du_state_journaled};
 use crate::hooks::{ApplyOutcome, CommandHooks, DeviceHooks, RebootOutcome};
-use crate::http::{HttpRequest, HttpResponse, Origin, Scheme};
+use crate::http::{HttpRequest, HttpResponse, Origin};
 use crate::queue::{TransferJob, TransferKind, TransferResult};
 use crate::transfer::args::{DownloadFileType, UploadFileType};
 use crate::transfer::{Fetcher, TransferConfig, free_space};
@@ -105,112 +101,6 @@ pub fn tls_config(
         _ => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
-}
-
-/// One connection to the ACS.
-struct Connection {
-    origin: Origin,
-    sender: SendRequest<Full<Bytes>>,
-    local: SocketAddr,
-}
-
-/// Opens a connection to `origin`: the resolved addresses in random order (3.1 item 18),
-/// TLS for https.
-async fn connect(origin: &Origin, tls: &Arc<ClientConfig>, rng: &mut impl Rng) -> Result<Connection, String> {
-    let mut addresses: Vec<SocketAddr> = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-        .await
-        .map_err(|e| format!("{}: {e}", origin.host))?
-        .collect();
-    for i in (1..addresses.len()).rev() {
-        let j = rng.random_range(0..=i);
-        addresses.swap(i, j);
-    }
-    let mut last_error = format!("{}: no address", origin.host);
-    for address in addresses {
-        let tcp = match TcpStream::connect(address).await {
-            Ok(tcp) => tcp,
-            Err(e) => {
-                last_error = format!("{address}: {e}");
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let local = tcp.local_addr().map_err(|e| e.to_string())?;
-        let sender = match origin.scheme {
-            Scheme::Http => handshake(tcp).await?,
-            Scheme::Https => {
-                let name = match origin.host.parse::<IpAddr>() {
-                    Ok(ip) => ServerName::IpAddress(ip.into()),
-                    Err(_) => ServerName::try_from(origin.host.clone()).map_err(|e| format!("{}: {e}", origin.host))?,
-                };
-                let stream = tokio_rustls::TlsConnector::from(tls.clone())
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| format!("TLS with {}: {e}", origin.host))?;
-                handshake(stream).await?
-            }
-        };
-        return Ok(Connection { origin: origin.clone(), sender, local });
-    }
-    Err(last_error)
-}
-
-async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(%e, "connection to the ACS ended");
-        }
-    });
-    Ok(sender)
-}
-
-/// Sends one request and reads the response, the body bounded by `max_body`.
-async fn round_trip(
-    connection: &mut Connection,
-    request: &HttpRequest,
-    max_body: usize,
-) -> Result<HttpResponse, RoundTrip> {
-    connection.sender.ready().await.map_err(|e| RoundTrip::NotSent(e.to_string()))?;
-    let mut builder = hyper::Request::builder().method(HttpRequest::METHOD).uri(request.target());
-    for (name, value) in &request.headers {
-        builder = builder.header(name, value);
-    }
-    let outgoing =
-        builder.body(Full::new(Bytes::from(request.body.clone()))).map_err(|e| RoundTrip::Failed(e.to_string()))?;
-    let response = connection.sender.send_request(outgoing).await.map_err(|e| {
-        if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
-            RoundTrip::NotSent(e.to_string())
-        } else {
-            RoundTrip::Failed(e.to_string())
-        }
-    })?;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let body = Limited::new(response.into_body(), max_body.saturating_add(1))
-        .collect()
-        .await
-        .map_err(|e| RoundTrip::Failed(format!("reading the response: {e}")))?
-        .to_bytes();
-    if body.len() > max_body {
-        return Err(RoundTrip::Failed(format!("response body larger than {max_body} bytes")));
-    }
-    Ok(HttpResponse { status, headers, body: body.to_vec() })
-}
-
-enum RoundTrip {
-    /// The connection was closed before the request went out (the ACS closed it after the
-    /// last response): a new connection may carry it.
-    NotSent(String),
-    Failed(String),
 }
 
 type InFlight = Pin<Box<dyn Future<Output = (Option<Connection>, Result<HttpResponse, String>)> + Send>>;
@@ -526,7 +416,7 @@ impl Shell {
                     if let (Some(c), Some(server)) = (&connection, &self.connreq)
                         && self.config.connection_request.advertised_host.is_none()
                     {
-                        self.learn_local_address(&mut agent, server, c.local);
+                        self.learn_local_address(&mut agent, server, c.local_addr());
                     }
                 }
                 () = sleep_until(timer), if timer.is_some() => {
@@ -585,35 +475,10 @@ impl Shell {
         let max_body = self.agent_config.max_message;
         let seed: u64 = rand::rng().random();
         Box::pin(async move {
-            let Some(origin) = request.origin() else {
-                return (None, Err(format!("not an http(s) URL: {}", request.url)));
-            };
-            let reused = connection.filter(|c| c.origin == origin && !c.sender.is_closed());
-            let was_reused = reused.is_some();
+            let mut connection = connection;
             let mut rng = StdRng::seed_from_u64(seed);
-            let mut connection = match reused {
-                Some(c) => c,
-                None => match connect(&origin, &tls, &mut rng).await {
-                    Ok(c) => c,
-                    Err(e) => return (None, Err(e)),
-                },
-            };
-            match round_trip(&mut connection, &request, max_body).await {
-                Ok(response) => (Some(connection), Ok(response)),
-                // 3.4.2 item 2: the ACS closed the connection between two round trips.
-                Err(RoundTrip::NotSent(why)) if was_reused => {
-                    tracing::debug!(%why, "the ACS closed the connection; opening a new one");
-                    let mut fresh = match connect(&origin, &tls, &mut rng).await {
-                        Ok(c) => c,
-                        Err(e) => return (None, Err(e)),
-                    };
-                    match round_trip(&mut fresh, &request, max_body).await {
-                        Ok(response) => (Some(fresh), Ok(response)),
-                        Err(RoundTrip::NotSent(e) | RoundTrip::Failed(e)) => (None, Err(e)),
-                    }
-                }
-                Err(RoundTrip::NotSent(e) | RoundTrip::Failed(e)) => (None, Err(e)),
-            }
+            let result = client::exchange(&mut connection, &request, &tls, max_body, &mut rng).await;
+            (connection, result)
         })
     }
 }

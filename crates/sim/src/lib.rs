@@ -27,7 +27,7 @@
 //! # Ok(()) }
 //! ```
 
-mod client;
+mod api;
 pub mod config;
 mod connreq;
 pub mod fleet;

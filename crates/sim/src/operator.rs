@@ -11,7 +11,7 @@ use hyper::Method;
 use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 
-use crate::client::api_call;
+use crate::api::api_call;
 use crate::config::Scenario;
 use crate::fleet::Ctx;
 use crate::histogram::{Histogram, Summary};

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cwmp_cpe::agent::{Agent, Effect};
+use cwmp_cpe::client::{self, Connection};
 use cwmp_cpe::http::HttpRequest;
 use jiff::Timestamp;
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
 
-use crate::client::{self, Connection};
 use crate::fleet::Ctx;
 use crate::shard::{quiet, spawn_transfer};
 use crate::stats::FailureKind;
@@ -39,6 +41,8 @@ pub(crate) async fn drive(
     let stats = &ctx.stats;
     let mut outcome = Outcome { reboot: false, sessions_ok: 0 };
     let mut connection: Option<Connection> = None;
+    // Orders the ACS's addresses (3.1 item 18); the same for a device in every run.
+    let mut rng = StdRng::seed_from_u64(ctx.config.seed ^ ((shard as u64) << 32) ^ u64::from(local));
     let mut session_start = Instant::now();
     // What ended the last exchange badly, to say why a session failed.
     let mut trouble: Option<FailureKind>;
@@ -59,7 +63,7 @@ pub(crate) async fn drive(
                 let sent = Instant::now();
                 let result = tokio::time::timeout(
                     ctx.config.response_timeout,
-                    client::exchange(&mut connection, &request, &ctx.tls, ctx.agent.max_message),
+                    client::exchange(&mut connection, &request, &ctx.tls, ctx.agent.max_message, &mut rng),
                 )
                 .await;
                 let now = Timestamp::now();
