@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::agent::AgentConfig;
 use crate::hooks::HookCommands;
+use crate::tls::AbsoluteTime;
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,11 @@ pub struct AcsConfig {
     pub client_cert: Option<PathBuf>,
     #[serde(default)]
     pub client_key: Option<PathBuf>,
+    /// Whether the device knows the absolute time: `auto` (the system clock, once it reads
+    /// later than 2026), `known` or `unknown`. Without it the validity periods of the
+    /// ACS's and file servers' certificates are ignored (3.3). Default `auto`.
+    #[serde(default)]
+    pub absolute_time: AbsoluteTime,
     /// Send Basic credentials with the first request over HTTPS (3.4.4). Default true.
     #[serde(default = "yes")]
     pub preemptive_basic: bool,
@@ -111,6 +117,7 @@ impl Default for AcsConfig {
             ca_file: None,
             client_cert: None,
             client_key: None,
+            absolute_time: AbsoluteTime::Auto,
             preemptive_basic: true,
             response_timeout: 60,
             max_message: max_message(),

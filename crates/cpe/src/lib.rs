@@ -32,4 +32,5 @@ pub mod rpc;
 pub mod schedule;
 pub mod session;
 pub mod shell;
+pub mod tls;
 pub mod transfer;

@@ -29,8 +29,6 @@ use jiff::Timestamp;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 use rustls::ClientConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -42,6 +40,7 @@ use crate::du::{DEVICE_PREFIX, DirectoryEe, SoftwareModules, change_du_state_jou
 use crate::hooks::{ApplyOutcome, CommandHooks, DeviceHooks, RebootOutcome};
 use crate::http::{HttpRequest, HttpResponse, Origin};
 use crate::queue::{TransferJob, TransferKind, TransferResult};
+use crate::tls;
 use crate::transfer::args::{DownloadFileType, UploadFileType};
 use crate::transfer::{Fetcher, TransferConfig, free_space};
 
@@ -61,46 +60,6 @@ pub enum ShellError {
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ShellError {
     let context = context.into();
     move |error| ShellError::Io { context, error }
-}
-
-/// A TLS client configuration for the ACS: the CA file's certificates (or the webpki
-/// roots), and the client certificate when given.
-pub fn tls_config(
-    ca_file: Option<&Path>,
-    client_cert: Option<&Path>,
-    client_key: Option<&Path>,
-) -> Result<Arc<ClientConfig>, ShellError> {
-    let tls = |e: String| ShellError::Tls(e);
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| tls(format!("{}: {e}", path.display())))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| tls(format!("{}: {e}", path.display())))?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(tls(format!("{}: no usable CA certificate", path.display())));
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let builder = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls(e.to_string()))?
-        .with_root_certificates(roots);
-    let config = match (client_cert, client_key) {
-        (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| tls(format!("{}: {e}", cert.display())))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| tls(format!("{}: {e}", cert.display())))?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| tls(format!("{}: {e}", key.display())))?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| tls(e.to_string()))?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
 }
 
 type InFlight = Pin<Box<dyn Future<Output = (Option<Connection>, Result<HttpResponse, String>)> + Send>>;
@@ -168,19 +127,18 @@ pub async fn run_with(
     let mut agent_config = config.agent_config()?;
     let state_dir = config.state.dir.clone();
     std::fs::create_dir_all(&state_dir).map_err(io(format!("{}", state_dir.display())))?;
-    let tls =
-        tls_config(config.acs.ca_file.as_deref(), config.acs.client_cert.as_deref(), config.acs.client_key.as_deref())?;
+    let client_auth = config.acs.client_cert.as_deref().zip(config.acs.client_key.as_deref());
+    let time = config.acs.absolute_time;
+    let tls = tls::client_config(config.acs.ca_file.as_deref(), client_auth, time).map_err(ShellError::Tls)?;
     let download_dir = config.transfers.download_dir.clone().unwrap_or_else(|| state_dir.join("downloads"));
-    let transfer_config = TransferConfig {
-        download_dir,
-        max_size: config.transfers.max_size,
-        ca_file: config.transfers.ca_file.clone().or_else(|| config.acs.ca_file.clone()),
-        ..TransferConfig::default()
+    let transfer_config =
+        TransferConfig { download_dir, max_size: config.transfers.max_size, ..TransferConfig::default() };
+    // File servers: their own CA file if configured, else the ACS's TLS settings.
+    let file_tls = match &config.transfers.ca_file {
+        Some(ca) => tls::client_config(Some(ca), client_auth, time).map_err(ShellError::Tls)?,
+        None => tls.clone(),
     };
-    let fetcher = Arc::new(match &transfer_config.ca_file {
-        Some(_) => Fetcher::new(transfer_config).map_err(io("transfer TLS"))?,
-        None => Fetcher::with_tls_config(transfer_config, tls.clone()),
-    });
+    let fetcher = Arc::new(Fetcher::with_tls_config(transfer_config, file_tls));
     if let Ok(n) = fetcher.remove_partial_downloads()
         && n > 0
     {

@@ -272,6 +272,48 @@ async fn https_with_ca_validation_by_name_and_address() {
     }
 }
 
+/// A CA and a server certificate for localhost that expired in 2021.
+fn expired_server() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, date_time_ymd};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.not_before = date_time_ymd(2020, 1, 1);
+    params.not_after = date_time_ymd(2021, 1, 1);
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+        .unwrap();
+    (ca.pem(), Arc::new(server))
+}
+
+/// 3.3: a device without absolute time ignores the certificate's validity period; one that
+/// knows the time refuses an expired certificate.
+#[tokio::test]
+async fn https_without_absolute_time_ignores_validity_periods() {
+    let (ca_pem, server) = expired_server();
+    let files = tempfile::tempdir().unwrap();
+    let ca = files.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    for (time, connects) in [("unknown", true), ("known", false)] {
+        let acs = AcsServer::start_tls(ScriptedAcs::default(), server.clone()).await;
+        let url = format!("https://localhost:{}/cwmp", acs.addr.port());
+        let agent = start_agent(&url, &format!("ca_file = \"{}\"\nabsolute_time = \"{time}\"", ca.display()));
+        if connects {
+            wait_for(&acs, "the session", |s| completed_sessions(s) >= 1).await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(acs.with(|a| a.seen().is_empty()), "no request with an expired certificate");
+        }
+        agent.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn https_with_an_unknown_ca_fails() {
     let pki = pki();

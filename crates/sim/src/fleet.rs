@@ -107,7 +107,7 @@ impl Ctx {
 
 /// The TLS client settings for https URLs: the CA file's certificates, or the webpki roots.
 pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
-    cwmp_cpe::shell::tls_config(ca_file, None, None).map_err(|e| e.to_string())
+    cwmp_cpe::tls::client_config(ca_file, None, cwmp_cpe::tls::AbsoluteTime::Auto)
 }
 
 /// A fleet of simulated devices at work.

@@ -25,7 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::{Fetched, TransferConfig, TransferError, TransferUrl, free_space, tls};
+use super::{Fetched, TransferConfig, TransferError, TransferUrl, free_space};
+use crate::tls::AbsoluteTime;
 
 /// How much of an error or challenge body is read (and thrown away) to keep a connection.
 const DRAIN_LIMIT: usize = 64 * 1024;
@@ -66,7 +67,8 @@ impl Fetcher {
     /// A fetcher trusting `config.ca_file` (or the webpki roots). Fails if the CA file
     /// cannot be read or holds no certificate.
     pub fn new(config: TransferConfig) -> std::io::Result<Self> {
-        let tls = tls::client_config(config.ca_file.as_deref()).map_err(std::io::Error::other)?;
+        let tls = crate::tls::client_config(config.ca_file.as_deref(), None, AbsoluteTime::Auto)
+            .map_err(std::io::Error::other)?;
         Ok(Self { config, tls })
     }
 

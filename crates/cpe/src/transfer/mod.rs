@@ -18,7 +18,6 @@
 pub mod args;
 mod http;
 mod space;
-mod tls;
 mod url;
 
 use std::future::Future;
