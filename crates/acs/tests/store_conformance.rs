@@ -101,6 +101,29 @@ async fn informs_create_and_update_devices<S: Store>(store: &S) {
     assert_eq!((p.object, p.value_ts, p.names_ts), (false, Some(2000), None));
 }
 
+/// A value reported again unchanged is not rewritten but counts as read now; a changed one
+/// replaces the old, also for queries by value; a type change alone is a change.
+async fn values_seen_again_are_fresh<S: Store>(store: &S) {
+    let params = [("Device.A", "1"), ("Device.B", "2")];
+    let d = store.record_inform(inform("S1", &["1 BOOT"], &params, 1000)).await.unwrap();
+    store.record_inform(inform("S1", &["2 PERIODIC"], &[("Device.A", "1"), ("Device.B", "3")], 2000)).await.unwrap();
+    write_params(store, d.id, 3000, vec![value("Device.A", "1")]).await;
+    let got = store.params(d.id, "").await.unwrap();
+    let seen: Vec<_> = got.iter().map(|p| (p.path.as_str(), p.value.as_deref(), p.value_ts)).collect();
+    assert_eq!(seen, [("Device.A", Some("1"), Some(3000)), ("Device.B", Some("3"), Some(2000))]);
+    let by = |v: &str| DeviceQuery {
+        param_equals: vec![("Device.B".into(), v.into())],
+        limit: 10,
+        ..DeviceQuery::default()
+    };
+    assert!(store.list_devices(&by("2")).await.unwrap().is_empty());
+    assert_eq!(store.list_devices(&by("3")).await.unwrap().len(), 1);
+    let typed = ParamOp::Value { path: "Device.A".into(), value: "1".into(), ty: "xsd:int".into() };
+    write_params(store, d.id, 4000, vec![typed]).await;
+    let a = &store.params(d.id, "Device.A").await.unwrap()[0];
+    assert_eq!((a.ty.as_deref(), a.value_ts), (Some("xsd:int"), Some(4000)));
+}
+
 async fn bootstrap_forgets_the_tree<S: Store>(store: &S) {
     let d =
         store.record_inform(inform("S1", &["1 BOOT"], &[("Device.A", "1"), ("Device.B", "2")], 1000)).await.unwrap();
@@ -713,6 +736,7 @@ macro_rules! conformance {
 
 conformance!(
     informs_create_and_update_devices,
+    values_seen_again_are_fresh,
     bootstrap_forgets_the_tree,
     parameter_trees,
     device_listing_filters_sorts_and_pages,

@@ -3,6 +3,7 @@
 //! transaction (each in its own savepoint), and a pool of reader connections.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -570,15 +571,26 @@ async fn write_values(
         sql.push_str(if i == 0 { "(?, ?, ?, ?, 0, ?)" } else { ", (?, ?, ?, ?, 0, ?)" });
     }
     // Rows of one statement are applied in order: a path given twice keeps its last value.
+    // A row whose value did not change is left alone: assigning `value`, even the same one,
+    // rewrites the row's entry in `params_by_value`, and most of an Inform's values are the
+    // same as last time (at a million devices every entry is on a page of its own, and
+    // those writes were most of the store's I/O: docs/performance.md).
     sql.push_str(
         " ON CONFLICT (device_id, path_id) DO UPDATE SET
-            value = excluded.value, type = excluded.type, object = 0, value_ts = excluded.value_ts",
+            value = excluded.value, type = excluded.type, object = 0, value_ts = excluded.value_ts
+          WHERE value IS NOT excluded.value OR type IS NOT excluded.type OR object <> 0",
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
-    for (path_id, value, ty) in values.drain(..) {
+    let mut seen =
+        String::from("UPDATE params SET value_ts = ?1 WHERE device_id = ?2 AND value_ts IS NOT ?1 AND path_id IN (");
+    for (i, (path_id, value, ty)) in values.drain(..).enumerate() {
         query = query.bind(device_id).bind(path_id).bind(value).bind(ty).bind(at);
+        let _ = write!(seen, "{}{path_id}", if i == 0 { "" } else { "," });
     }
     query.execute(&mut *conn).await?;
+    // The unchanged values were read now all the same (refresh ages count from it).
+    seen.push(')');
+    sqlx::query(AssertSqlSafe(seen)).bind(at).bind(device_id).execute(&mut *conn).await?;
     Ok(())
 }
 
