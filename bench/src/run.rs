@@ -15,7 +15,7 @@ use crate::{cpe, populate};
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Working directory: the stores (the largest is kept and reused by the next run).
+    /// Working directory: the stores (made afresh by each run, left for inspection).
     #[arg(long, default_value = "/tmp/cwmp-bench")]
     dir: PathBuf,
     /// Registered-device counts at which the ACS is measured.
@@ -344,7 +344,10 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         results.ceiling = Some(measure(addr, 1_000_000, &o, "ceiling").await);
     }
     if phase("inform") || phase("rpc") {
+        // A fresh store, grown from one size to the next: a store left by an earlier run
+        // would hold more devices than the first sizes say.
         let db_dir = o.dir.join("acs");
+        let _ = std::fs::remove_dir_all(&db_dir);
         std::fs::create_dir_all(&db_dir)?;
         let db = db_dir.join("acs.db");
         let mut rpc_done = false;
