@@ -163,6 +163,28 @@ pub enum Effect {
     FactoryReset,
 }
 
+/// A change the device makes to its own data model ([`Agent::change_local`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalChange {
+    /// A value, read-only ones included; it must fit the data model.
+    Set { path: String, value: String },
+    /// A row with the instance number the device gave it (`table` ends with a dot) and
+    /// its first values (names relative to the row), which are no value change.
+    AddRow { table: String, number: u32, values: Vec<(String, String)> },
+    /// A row and everything below it.
+    DeleteRow { row: String },
+}
+
+impl LocalChange {
+    fn apply(&self, device: &mut Device) -> Result<(), ModelError> {
+        match self {
+            LocalChange::Set { path, value } => device.set_local(path, value),
+            LocalChange::AddRow { table, number, values } => device.add_local_at(table, *number, values),
+            LocalChange::DeleteRow { row } => device.delete_local(row),
+        }
+    }
+}
+
 /// Why a session failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
@@ -214,7 +236,7 @@ pub struct Agent {
     effects: VecDeque<Effect>,
     /// Changes made by the device while a session runs, applied after it (3.7.1.1 item 8,
     /// transactional integrity).
-    deferred: Vec<(String, String)>,
+    deferred: Vec<LocalChange>,
     /// When the next session should start.
     session_due: Option<Timestamp>,
     /// Retry interval index since boot (3.2.1.1).
@@ -453,19 +475,41 @@ impl Agent {
     /// is applied at once, or after the running session (3.7.1.1 item 8); a parameter with
     /// active notification then causes a session (3.2.1).
     pub fn set_local(&mut self, now: Timestamp, path: &str, value: &str) -> Result<(), ModelError> {
+        self.change_local(now, vec![LocalChange::Set { path: path.to_owned(), value: value.to_owned() }])
+    }
+
+    /// Changes made by the device itself, in order, as [`Agent::set_local`]: at once, or
+    /// all after the running session. Stops at the first one the data model refuses.
+    pub fn change_local(&mut self, now: Timestamp, changes: Vec<LocalChange>) -> Result<(), ModelError> {
+        let outcome = self.apply_local(now, changes);
+        self.after_input(now);
+        outcome
+    }
+
+    /// [`Agent::change_local`] without looking for work to start.
+    fn apply_local(&mut self, now: Timestamp, changes: Vec<LocalChange>) -> Result<(), ModelError> {
         if self.session.is_some() {
-            self.deferred.push((path.to_owned(), value.to_owned()));
+            self.deferred.extend(changes);
             return Ok(());
         }
-        self.device.set_local(path, value)?;
+        let mut outcome = Ok(());
+        let mut new_acs = false;
+        for change in &changes {
+            if let Err(e) = change.apply(&mut self.device) {
+                outcome = Err(e);
+                break;
+            }
+            // A URL set locally is a new ACS (0 BOOTSTRAP, 3.1 item 14); EnableCWMP turned
+            // on lets the waiting events go.
+            if let LocalChange::Set { path, value } = change {
+                new_acs |= *path == self.names.ms("URL") || (*path == self.names.ms("EnableCWMP") && parse_bool(value));
+            }
+        }
         self.note_local_change(now);
-        // A URL set locally is a new ACS (0 BOOTSTRAP, 3.1 item 14); EnableCWMP turned on
-        // lets the waiting events go.
-        if path == self.names.ms("URL") || (path == self.names.ms("EnableCWMP") && parse_bool(value)) {
+        if new_acs {
             self.want_session(now);
         }
-        self.after_input(now);
-        Ok(())
+        outcome
     }
 
     /// A transfer handed out with [`Effect::Transfer`] ended.
@@ -484,7 +528,20 @@ impl Agent {
     /// A ChangeDUState handed out with [`Effect::ChangeDuState`] ended: its results (one
     /// per operation and affected unit, in request order) go to the ACS in a
     /// DUStateChangeComplete (A.4.2.3).
-    pub fn du_state_change_finished(&mut self, now: Timestamp, id: u64, results: Vec<OpResultStruct>) {
+    ///
+    /// `tables`: the changes that make the data model's software-module tables show what the
+    /// job left (`du::table_changes`), applied first, so that the session reporting the
+    /// results also reports their value changes and the ACS can read them in it.
+    pub fn du_state_change_finished(
+        &mut self,
+        now: Timestamp,
+        id: u64,
+        results: Vec<OpResultStruct>,
+        tables: Vec<LocalChange>,
+    ) {
+        if let Err(e) = self.apply_local(now, tables) {
+            tracing::warn!(%e, "software modules: the data model refused a table change");
+        }
         let Some(command_key) = self.state.du_jobs.finish(id) else {
             tracing::debug!(id, "ChangeDUState result for a job no longer queued");
             return;
@@ -870,9 +927,9 @@ impl Agent {
         }
         let deferred = std::mem::take(&mut self.deferred);
         let changed_during_session = !deferred.is_empty();
-        for (path, value) in deferred {
-            if let Err(e) = self.device.set_local(&path, &value) {
-                tracing::warn!(%e, path, "deferred local change refused");
+        for change in deferred {
+            if let Err(e) = change.apply(&mut self.device) {
+                tracing::warn!(%e, ?change, "deferred local change refused");
             }
         }
         if success && (self.state.factory_reset_pending || self.state.reboot_pending) {

@@ -36,7 +36,7 @@ use crate::agent::{Agent, AgentConfig, Boot, BootError, Effect};
 use crate::client::{self, Connection};
 use crate::config::{Config, ConfigError};
 use crate::connreq::{ConnReqConfig, ConnReqServer, ConnectionRequest};
-use crate::du::{DEVICE_PREFIX, DirectoryEe, SoftwareModules, change_du_state_journaled};
+use crate::du::{self, DEVICE_PREFIX, DirectoryEe, SoftwareModules, change_du_state_journaled};
 use crate::hooks::{ApplyOutcome, CommandHooks, DeviceHooks, RebootOutcome};
 use crate::http::{HttpRequest, HttpResponse, Origin};
 use crate::queue::{TransferJob, TransferKind, TransferResult};
@@ -257,6 +257,7 @@ impl Shell {
     ) -> Result<(), ShellError> {
         let mut agent = self.boot(Timestamp::now())?;
         self.sync_connreq(ConnReqSettings::of(&agent)).await;
+        self.sync_software_modules(&mut agent);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<TransferDone>();
         let (du_tx, mut du_rx) = mpsc::unbounded_channel::<(u64, Vec<OpResultStruct>)>();
         let mut work = JoinSet::new();
@@ -281,6 +282,7 @@ impl Shell {
                         if let Some(server) = &self.connreq {
                             server.set_session_active(false);
                         }
+                        self.sync_software_modules(&mut agent);
                     }
                     Effect::Transfer(job) => {
                         let (fetcher, hooks, tx) = (self.fetcher.clone(), self.hooks.clone(), done_tx.clone());
@@ -301,14 +303,18 @@ impl Shell {
                                 // operation twice.
                                 let runtime = tokio::runtime::Handle::current();
                                 work.spawn_blocking(move || {
-                                    let mut modules = modules.lock().unwrap_or_else(|p| p.into_inner());
-                                    let run = change_du_state_journaled(
-                                        &mut modules,
-                                        &request.operations,
-                                        fetcher.as_ref(),
-                                        &journal,
-                                    );
-                                    match runtime.block_on(run) {
+                                    // The modules are free again before the results are
+                                    // sent: the tables are synced from them on receipt.
+                                    let outcome = {
+                                        let mut modules = modules.lock().unwrap_or_else(|p| p.into_inner());
+                                        runtime.block_on(change_du_state_journaled(
+                                            &mut modules,
+                                            &request.operations,
+                                            fetcher.as_ref(),
+                                            &journal,
+                                        ))
+                                    };
+                                    match outcome {
                                         Ok(results) => {
                                             let _ = tx.send((id, results));
                                         }
@@ -344,6 +350,7 @@ impl Shell {
                             tracing::info!("restarting the agent as after a boot");
                             agent = self.boot(Timestamp::now())?;
                             self.sync_connreq(ConnReqSettings::of(&agent)).await;
+                            self.sync_software_modules(&mut agent);
                         }
                     }
                 }
@@ -401,11 +408,44 @@ impl Shell {
                     }
                 }
                 Some((id, results)) = du_rx.recv() => {
-                    agent.du_state_change_finished(Timestamp::now(), id, results);
+                    let tables = self.software_module_tables(&agent);
+                    agent.du_state_change_finished(Timestamp::now(), id, results, tables);
                     // The results are in the agent's outbox now.
                     let _ = std::fs::remove_file(self.du_journal(id));
                 }
             }
+        }
+    }
+
+    /// Makes the data model's `SoftwareModules` tables show the execution environments,
+    /// first handing them the ACS's writes of `RequestedState` and `Enable` (after a
+    /// session, at boot). Skipped while a ChangeDUState job holds the modules: its end
+    /// syncs the tables again.
+    fn sync_software_modules(&self, agent: &mut Agent) {
+        let Some(mut modules) = self.free_modules() else { return };
+        for refused in du::apply_acs_writes(&mut modules, agent.device()) {
+            tracing::warn!(refused, "software modules: the execution environment refused the ACS's write");
+        }
+        let changes = du::table_changes(&modules, agent.device());
+        if !changes.is_empty()
+            && let Err(e) = agent.change_local(Timestamp::now(), changes)
+        {
+            tracing::warn!(%e, "software modules: the data model refused a table change");
+        }
+    }
+
+    /// The changes that make the tables show the execution environments, for
+    /// [`Agent::du_state_change_finished`].
+    fn software_module_tables(&self, agent: &Agent) -> Vec<crate::agent::LocalChange> {
+        self.free_modules().map(|modules| du::table_changes(&modules, agent.device())).unwrap_or_default()
+    }
+
+    /// The software modules, unless a ChangeDUState job holds them.
+    fn free_modules(&self) -> Option<std::sync::MutexGuard<'_, SoftwareModules>> {
+        match self.modules.as_ref()?.try_lock() {
+            Ok(m) => Some(m),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
         }
     }
 

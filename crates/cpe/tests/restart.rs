@@ -68,7 +68,7 @@ fn run(mut h: Harness, method: &str, kill_at: usize) -> Outcome {
         }
         if let Some((id, request)) = (!h.du_jobs.is_empty()).then(|| h.du_jobs.remove(0)) {
             let now = h.now;
-            h.agent().du_state_change_finished(now, id, results_for(&request));
+            h.agent().du_state_change_finished(now, id, results_for(&request), Vec::new());
             step += 1;
             continue;
         }

@@ -396,7 +396,7 @@ fn change_du_state() {
         })
         .collect();
     let now = h.now;
-    h.agent().du_state_change_finished(now, id, results);
+    h.agent().du_state_change_finished(now, id, results, Vec::new());
     h.pump();
     let last = h.last_inform();
     assert_eq!(last.events(), ["11 DU STATE CHANGE COMPLETE|", "M ChangeDUState|cdu"]);

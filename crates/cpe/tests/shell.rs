@@ -3,6 +3,7 @@
 //! the ACS closes one, HTTPS with CA validation (DNS name and IP address), a client
 //! certificate, a Connection Request through the listener, a reboot through the hooks.
 
+mod du_support;
 mod scripted_acs;
 
 use std::net::SocketAddr;
@@ -449,6 +450,83 @@ async fn change_du_state_reported_in_a_later_session() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("change-du-state-"))
         .collect();
     assert!(leftovers.is_empty(), "the journal is removed once the results are in the outbox");
+    agent.stop().await;
+}
+
+/// The data model's SoftwareModules tables show what ChangeDUState installed (in the session
+/// that reports it, without a VALUE CHANGE for the new rows), and the ACS's write of an EU's
+/// RequestedState reaches the execution environment: the EU's Status changes, and its
+/// default active notification (TR-181) makes a VALUE CHANGE session report it.
+#[tokio::test]
+async fn software_modules_tables_follow_the_execution_environment() {
+    let mut scripted = ScriptedAcs::default();
+    let prefix = "Device.SoftwareModules.";
+    scripted.set_hook(move |seen, script| {
+        if seen.method() == "DUStateChangeComplete" {
+            script.requests.push_back(GetParameterValues { parameter_names: vec![prefix.into()] }.into());
+            let requested = ParameterValueStruct::new(
+                format!("{prefix}ExecutionUnit.1.RequestedState"),
+                cwmp_wire::Value::string("Active"),
+            );
+            script
+                .requests
+                .push_back(SetParameterValues { parameter_list: vec![requested], parameter_key: "eu".into() }.into());
+        }
+        None
+    });
+    let acs = AcsServer::start(scripted).await;
+    let package = du_support::package("app", "1.0", &[("svc", false)], true);
+    acs.files.lock().unwrap().insert("/files/app.tgz".into(), package);
+    let install = InstallOpStruct {
+        url: acs.url("http", "/files/app.tgz"),
+        uuid: None,
+        username: None,
+        password: None,
+        execution_env_ref: None,
+    };
+    acs.with(|a| {
+        a.push_request(ChangeDuState { operations: vec![OperationStruct::Install(install)], command_key: None })
+    });
+    let agent = start_agent(&acs.url("http", "/cwmp"), "");
+    // Sessions: boot (ChangeDUState), its results (the reads and writes), the notification.
+    wait_for(&acs, "the VALUE CHANGE of the EU's Status", |s| s.iter().filter(|x| x.method() == "Inform").count() >= 3)
+        .await;
+    let (seen, answers) = acs.with(|a| (a.seen().to_vec(), a.script.answers.clone()));
+    let Some(values) = answers.iter().find_map(|e| match &e.message {
+        Message::GetParameterValuesResponse(r) => Some(r),
+        _ => None,
+    }) else {
+        panic!("{answers:?}")
+    };
+    for answer in &answers {
+        assert!(!matches!(answer.message, Message::Fault(_)), "{answer:?}");
+    }
+    let value = |name: &str| {
+        let path = format!("{prefix}{name}");
+        values.parameter_list.iter().find(|p| p.name == path).map(|p| p.value.text.clone())
+    };
+    assert_eq!(value("DeploymentUnit.1.Name").as_deref(), Some("app"));
+    assert_eq!(value("DeploymentUnit.1.Version").as_deref(), Some("1.0"));
+    assert_eq!(value("DeploymentUnit.1.Status").as_deref(), Some("Installed"));
+    assert_eq!(value("DeploymentUnit.1.ExecutionEnvRef").as_deref(), Some("Device.SoftwareModules.ExecEnv.1"));
+    assert_eq!(value("DeploymentUnit.1.ExecutionUnitList").as_deref(), Some("Device.SoftwareModules.ExecutionUnit.1"));
+    assert!(value("DeploymentUnit.1.UUID").is_some_and(|u| u.len() == 36));
+    assert_eq!(value("ExecutionUnit.1.Name").as_deref(), Some("svc"));
+    assert_eq!(value("ExecutionUnit.1.Status").as_deref(), Some("Idle"));
+    assert_eq!(value("ExecEnv.1.Status").as_deref(), Some("Up"));
+    assert_eq!(value("DeploymentUnit.2.Name"), None, "one DU");
+    let informs: Vec<_> = seen.iter().filter(|x| x.method() == "Inform").collect();
+    assert_eq!(
+        informs[1].events(),
+        ["11 DU STATE CHANGE COMPLETE|", "M ChangeDUState|"],
+        "new rows are no VALUE CHANGE"
+    );
+    let report = informs[2];
+    assert_eq!(report.events(), ["4 VALUE CHANGE|"]);
+    assert_eq!(report.param(&format!("{prefix}ExecutionUnit.1.Status")).as_deref(), Some("Active"));
+    // The tables once synced stay as they are: no further change, no further session.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(acs.with(|a| a.informs().len()), 3);
     agent.stop().await;
 }
 

@@ -369,16 +369,18 @@ impl Device {
     /// not an ACS change, so a parameter with notification on is reported in the next
     /// Inform. Read-only parameters may be set; the value must still fit the data model.
     pub fn set_local(&mut self, path: &str, value: &str) -> Result<(), ModelError> {
-        self.set_as(path, value, false)
+        self.set_as(path, value, false, true)
     }
 
     /// Sets a value on behalf of the `Subscriber` entity (LAN-side management): refused for
     /// read-only parameters and those whose AccessList excludes `Subscriber`.
     pub fn set_by_subscriber(&mut self, path: &str, value: &str) -> Result<(), ModelError> {
-        self.set_as(path, value, true)
+        self.set_as(path, value, true, true)
     }
 
-    fn set_as(&mut self, path: &str, value: &str, subscriber: bool) -> Result<(), ModelError> {
+    /// `note`: whether the change counts for notifications (a new row's first values do
+    /// not: creating an object is no value change).
+    fn set_as(&mut self, path: &str, value: &str, subscriber: bool, note: bool) -> Result<(), ModelError> {
         let (node, param) = self.param_at(path)?;
         let key = Key::new(node, param);
         let p = self.schema.param(param);
@@ -409,27 +411,51 @@ impl Device {
                 self.put_form(key, None, &mut undo);
             }
         }
-        self.note_change(key, &mut undo);
+        if note {
+            self.note_change(key, &mut undo);
+        }
         if persistent { self.persist_or_undo(undo) } else { Ok(()) }
     }
 
     /// Adds a row as the device itself (e.g. a newly seen LAN host); it gets a `cpe-` alias.
     /// Returns the instance number.
     pub fn add_local(&mut self, table_path: &str) -> Result<u32, ModelError> {
-        let not_found = || ModelError::NotFound(table_path.to_owned());
-        let path = cwmp_wire::Path::parse(table_path).map_err(|_| not_found())?;
-        let matches = self.resolve(&path, self.addressing(false)).map_err(|_| not_found())?;
-        let [crate::address::Match { target: crate::address::Target::Table(parent, table), .. }] = matches.as_slice()
-        else {
-            return Err(not_found());
-        };
-        let (parent, table) = (*parent, *table);
+        self.add_local_row(table_path, None)
+    }
+
+    /// Adds a row with the instance number the device gave it (a table whose rows mirror
+    /// something numbered elsewhere, e.g. `SoftwareModules.DeploymentUnit.{i}`), with the
+    /// values of its parameters (`(name, value)`, names relative to the row). They are the
+    /// new object's, not value changes: no notification. A number in use is refused as
+    /// [`ModelError::Full`].
+    pub fn add_local_at(
+        &mut self,
+        table_path: &str,
+        number: u32,
+        values: &[(String, String)],
+    ) -> Result<(), ModelError> {
+        self.add_local_row(table_path, Some(number))?;
+        for (name, value) in values {
+            self.set_as(&format!("{table_path}{number}.{name}"), value, false, false)?;
+        }
+        Ok(())
+    }
+
+    /// The instance numbers of a table's rows, in order.
+    pub fn instance_numbers(&self, table_path: &str) -> Result<Vec<u32>, ModelError> {
+        let (parent, table) = self.table_at(table_path).ok_or_else(|| ModelError::NotFound(table_path.to_owned()))?;
+        Ok(self.tree.rows(parent, table).iter().map(|&row| self.tree.node(row).number).collect())
+    }
+
+    fn add_local_row(&mut self, table_path: &str, number: Option<u32>) -> Result<u32, ModelError> {
+        let (parent, table) = self.table_at(table_path).ok_or_else(|| ModelError::NotFound(table_path.to_owned()))?;
         if self.schema.object(table).max_entries.is_some_and(|m| self.tree.rows(parent, table).len() as u32 >= m) {
             return Err(ModelError::Full(table_path.to_owned()));
         }
         let mut undo = Undo::default();
-        let row =
-            self.insert_row(parent, table, None, &mut undo).map_err(|_| ModelError::Full(table_path.to_owned()))?;
+        let row = self
+            .insert_row(parent, table, number, None, &mut undo)
+            .map_err(|_| ModelError::Full(table_path.to_owned()))?;
         let number = self.tree.node(row).number;
         self.persist_or_undo(undo)?;
         Ok(number)
@@ -511,11 +537,12 @@ impl Device {
         &mut self,
         parent: NodeId,
         table: ObjectId,
+        number: Option<u32>,
         alias: Option<Box<str>>,
         undo: &mut Undo,
     ) -> Result<NodeId, InsertError> {
         let has_alias = self.schema.object(table).alias.is_some();
-        let row = self.tree_mut(undo).insert(parent, table, None, None)?;
+        let row = self.tree_mut(undo).insert(parent, table, number, None)?;
         let alias = match alias {
             Some(a) => Some(a),
             None if has_alias => Some(self.cpe_alias(parent, table, self.tree.node(row).number)),
@@ -539,7 +566,7 @@ impl Device {
             let c = schema.object(child);
             if c.multi {
                 while (self.tree.rows(row, child).len() as u32) < c.min_entries {
-                    self.insert_row(row, child, None, undo)?;
+                    self.insert_row(row, child, None, None, undo)?;
                 }
             } else {
                 self.fill_minimum(schema, row, child, undo)?;

@@ -336,7 +336,8 @@ impl Device {
         }
     }
 
-    fn table_at(&self, path: &str) -> Option<(crate::tree::NodeId, crate::schema::ObjectId)> {
+    /// The parent node and table of a table path (`Device.NAT.PortMapping.`).
+    pub(crate) fn table_at(&self, path: &str) -> Option<(crate::tree::NodeId, crate::schema::ObjectId)> {
         let parsed = cwmp_wire::Path::parse(path).ok()?;
         match self.resolve(&parsed, self.addressing(false)).ok()?.as_slice() {
             [m] => match m.target {

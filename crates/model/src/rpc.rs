@@ -285,7 +285,8 @@ impl Device {
         if !valid {
             return Err(format!("{alias:?} is not a valid alias"));
         }
-        self.insert_row(parent, table, Some(alias.into()), undo).map_err(|_| "no instance number left".to_owned())?;
+        self.insert_row(parent, table, None, Some(alias.into()), undo)
+            .map_err(|_| "no instance number left".to_owned())?;
         if self.backend.is_some() {
             let row = self.tree.find_alias(parent, table, alias).unwrap_or(ROOT);
             let path = self.row_path(row, false);
@@ -550,7 +551,7 @@ impl Device {
         }
         let mut undo = Undo::default();
         let row = self
-            .insert_row(parent, table, alias.map(Into::into), &mut undo)
+            .insert_row(parent, table, None, alias.map(Into::into), &mut undo)
             .map_err(|_| fault(FaultCode::ResourcesExceeded, "no instance number left"))?;
         if self.backend.is_some() {
             let path = self.row_path(row, false);

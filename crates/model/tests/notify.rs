@@ -120,3 +120,20 @@ fn local_rows_get_cpe_aliases() {
     assert!(d.add_local("Device.DeviceInfo.").is_err());
     assert!(d.set_local("Device.DeviceInfo.UpTime", "-1").is_err(), "the value must still fit the model");
 }
+
+#[test]
+fn local_rows_at_numbers_the_device_chose() {
+    let mut d = device();
+    d.add_local_at("Device.Link.", 7, &[("Name".into(), "wan".into())]).unwrap();
+    d.add_local_at("Device.Link.", 3, &[]).unwrap();
+    assert_eq!(d.instance_numbers("Device.Link.").unwrap(), [3, 7]);
+    assert_eq!(value(&d, "Device.Link.7.Alias"), "cpe-7");
+    assert_eq!(value(&d, "Device.Link.7.Name"), "wan");
+    assert!(!d.inform_parameters().value_change, "a new row's values are no value change");
+    spa(&mut d, &[("Device.Link.7.Name", Some(1), None)]).unwrap();
+    d.set_local("Device.Link.7.Name", "lan").unwrap();
+    assert!(d.inform_parameters().value_change, "a later change is one");
+    assert!(matches!(d.add_local_at("Device.Link.", 7, &[]), Err(cwmp_model::ModelError::Full(_))), "a number in use");
+    assert_eq!(d.add_local("Device.Link.").unwrap(), 8, "numbers go on after the highest");
+    assert!(d.instance_numbers("Device.DeviceInfo.").is_err(), "not a table");
+}

@@ -111,7 +111,7 @@ pub(crate) async fn drive(
                 }
                 Effect::Transfer(job) => spawn_transfer(ctx, shard, local, job),
                 Effect::ChangeDuState { id, .. } => {
-                    quiet(ctx, || agent.du_state_change_finished(Timestamp::now(), id, Vec::new()))
+                    quiet(ctx, || agent.du_state_change_finished(Timestamp::now(), id, Vec::new(), Vec::new()))
                 }
                 Effect::Reboot | Effect::FactoryReset => outcome.reboot = true,
             }

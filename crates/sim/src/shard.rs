@@ -280,7 +280,7 @@ impl Shard {
                 Effect::SessionEnded { .. } => {}
                 Effect::Transfer(job) => spawn_transfer(&self.ctx, self.id, local, job),
                 Effect::ChangeDuState { id, .. } => {
-                    quiet(&self.ctx, || agent.du_state_change_finished(Timestamp::now(), id, Vec::new()))
+                    quiet(&self.ctx, || agent.du_state_change_finished(Timestamp::now(), id, Vec::new(), Vec::new()))
                 }
                 Effect::Reboot | Effect::FactoryReset => reboot = true,
             }

@@ -14,6 +14,8 @@
 //!   stopped in the middle resumes without doing an operation twice.
 //! * [`uuid`]: DU UUIDs (Annex H / TR-181: version 5, DNS namespace, `Name.Vendor.`).
 //! * [`state`]: the DU and EU state machines (Figures 29 and 30).
+//! * [`table_changes`], [`apply_acs_writes`]: the data model's `SoftwareModules` tables kept
+//!   equal to the EEs, and the ACS's writes of `RequestedState` and `Enable` handed to them.
 
 mod change;
 mod directory;
@@ -22,6 +24,7 @@ mod journal;
 mod modules;
 pub mod package;
 pub mod state;
+mod tables;
 pub mod uuid;
 
 pub use change::{MIN_OPERATIONS, change_du_state};
@@ -29,3 +32,4 @@ pub use directory::{DIRECTORY_EE_TYPE, DirectoryEe};
 pub use ee::{DeploymentUnit, DuError, ExecEnvInfo, ExecutionEnvironment, ExecutionUnit};
 pub use journal::change_du_state_journaled;
 pub use modules::{DEVICE_PREFIX, DeploymentUnitEntry, ExecEnvEntry, ExecutionUnitEntry, SoftwareModules};
+pub use tables::{apply_acs_writes, table_changes};

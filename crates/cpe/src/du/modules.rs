@@ -98,6 +98,11 @@ impl SoftwareModules {
         Ok(modules)
     }
 
+    /// The SoftwareModules object path the tables live under (ends with a dot).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The execution environments.
     pub fn execution_environments(&self) -> Vec<ExecEnvEntry> {
         self.envs
