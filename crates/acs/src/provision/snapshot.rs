@@ -275,29 +275,9 @@ impl crate::provision::expr::Facts for Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ConnectionRequestInfo, DeviceIdentity};
 
     pub(crate) fn device() -> Device {
-        Device {
-            id: 1,
-            key: "00D09E-Box-S1".into(),
-            identity: DeviceIdentity {
-                manufacturer: "Acme".into(),
-                oui: "00D09E".into(),
-                product_class: "Box".into(),
-                serial_number: "S1".into(),
-            },
-            created_at: 0,
-            last_inform: None,
-            last_boot: None,
-            last_bootstrap: None,
-            last_events: vec![],
-            cwmp_version: None,
-            remote_addr: None,
-            connection_request: ConnectionRequestInfo::default(),
-            tags: vec!["lab".into()],
-            credentials: None,
-        }
+        Device { id: 1, tags: vec!["lab".into()], ..crate::store::fixtures::device() }
     }
 
     pub(crate) fn param(path: &str, value: Option<&str>) -> Param {

@@ -417,21 +417,13 @@ mod tests {
 
     use super::*;
     use crate::session::{Reply, Step, accept_inform};
+    use crate::store::fixtures::{self, task};
     use crate::tasks::ValueSpec;
 
     fn device() -> Device {
         Device {
-            id: 7,
-            key: "00D09E-Box-S1".into(),
-            identity: DeviceIdentity {
-                manufacturer: "Acme".into(),
-                oui: "00D09E".into(),
-                product_class: "Box".into(),
-                serial_number: "S1".into(),
-            },
             created_at: 5,
             last_inform: Some(6),
-            last_boot: None,
             last_bootstrap: Some(4),
             last_events: vec!["0 BOOTSTRAP".into()],
             cwmp_version: Some("1.4".into()),
@@ -443,24 +435,7 @@ mod tests {
             },
             tags: vec!["lab".into()],
             credentials: Some(DeviceCredentials { username: "u".into(), ha1: "h".into(), password_hash: "p".into() }),
-        }
-    }
-
-    fn task(id: i64, kind: TaskKind) -> Task {
-        Task {
-            id,
-            device_key: "00D09E-Box-S1".into(),
-            device_id: 7,
-            kind,
-            status: TaskStatus::Pending,
-            created_at: 0,
-            updated_at: 0,
-            not_before: 0,
-            expires_at: None,
-            attempts: 0,
-            max_attempts: 3,
-            result: None,
-            fault: None,
+            ..fixtures::device()
         }
     }
 

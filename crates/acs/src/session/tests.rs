@@ -1,32 +1,16 @@
 //! The session machine driven with envelopes and a fake clock.
 
 use super::*;
-use crate::store::{ConnectionRequestInfo, DeviceIdentity, ParamOp, TaskStatus};
+use crate::store::fixtures::{self, task};
+use crate::store::{ConnectionRequestInfo, ParamOp, TaskStatus};
 use crate::tasks::{TaskKind, ValueSpec};
 use cwmp_wire::rpc::*;
 use cwmp_wire::{Value, XsdType};
 
 fn device() -> Device {
-    Device {
-        id: 7,
-        key: "00D09E-Box-S1".into(),
-        identity: DeviceIdentity {
-            manufacturer: "Acme".into(),
-            oui: "00D09E".into(),
-            product_class: "Box".into(),
-            serial_number: "S1".into(),
-        },
-        created_at: 0,
-        last_inform: None,
-        last_boot: None,
-        last_bootstrap: None,
-        last_events: vec![],
-        cwmp_version: None,
-        remote_addr: None,
-        connection_request: ConnectionRequestInfo { url: None, username: Some("u".into()), password: Some("p".into()) },
-        tags: vec![],
-        credentials: None,
-    }
+    let connection_request =
+        ConnectionRequestInfo { url: None, username: Some("u".into()), password: Some("p".into()) };
+    Device { connection_request, ..fixtures::device() }
 }
 
 fn inform(events: &[(&str, &str)], params: &[(&str, &str)]) -> Envelope {
@@ -48,24 +32,6 @@ fn inform(events: &[(&str, &str)], params: &[(&str, &str)]) -> Envelope {
     );
     env.header.id = Some("inform-1".into());
     env
-}
-
-fn task(id: i64, kind: TaskKind) -> Task {
-    Task {
-        id,
-        device_key: "00D09E-Box-S1".into(),
-        device_id: 7,
-        kind,
-        status: TaskStatus::Pending,
-        created_at: 0,
-        updated_at: 0,
-        not_before: 0,
-        expires_at: None,
-        attempts: 0,
-        max_attempts: 3,
-        result: None,
-        fault: None,
-    }
 }
 
 fn start(events: &[(&str, &str)], params: &[(&str, &str)], tasks: Vec<Task>) -> (AcsSession, Step) {

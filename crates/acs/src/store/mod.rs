@@ -6,6 +6,8 @@
 //! concurrent sessions into one transaction and acknowledge each batch only once it is
 //! durable, so an InformResponse is never sent for an Inform that could still be lost.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod postgres;
 pub mod sqlite;
 

@@ -2,31 +2,11 @@
 
 use super::*;
 use crate::provision::preset::{Configuration, Preset};
-use crate::store::{ConnectionRequestInfo, DeviceIdentity};
 use cwmp_model::{Device as ModelDevice, Template, tr181};
 use std::collections::BTreeMap;
 
 fn device() -> Device {
-    Device {
-        id: 1,
-        key: "00D09E-Box-S1".into(),
-        identity: DeviceIdentity {
-            manufacturer: "Acme".into(),
-            oui: "00D09E".into(),
-            product_class: "Box".into(),
-            serial_number: "S1".into(),
-        },
-        created_at: 0,
-        last_inform: None,
-        last_boot: None,
-        last_bootstrap: None,
-        last_events: vec![],
-        cwmp_version: None,
-        remote_addr: None,
-        connection_request: ConnectionRequestInfo::default(),
-        tags: vec![],
-        credentials: None,
-    }
+    Device { id: 1, ..crate::store::fixtures::device() }
 }
 
 /// Answers an RPC the way a CPE with this data model does.
