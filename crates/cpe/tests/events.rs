@@ -23,21 +23,6 @@ fn spa(name: &str, notification: i32) -> SetParameterAttributes {
     }
 }
 
-fn download(key: &str) -> Download {
-    Download {
-        command_key: key.into(),
-        file_type: "3 Vendor Configuration File".into(),
-        url: "http://files.test/cfg".into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    }
-}
-
 fn ok() -> TransferResult {
     TransferResult::success(DateTime::utc(t0()), DateTime::utc(t0()))
 }
@@ -211,7 +196,7 @@ fn schedule_inform_survives_a_reboot() {
 #[test]
 fn factory_reset_discards_old_events() {
     let mut h = Harness::new();
-    h.acs.push_request(download("old"));
+    h.acs.push_request(download("old", "3 Vendor Configuration File", "http://files.test/cfg"));
     h.acs.push_request(SetParameterValues {
         parameter_list: vec![ParameterValueStruct::new(
             "Device.ManagementServer.InstanceMode",
@@ -241,7 +226,7 @@ fn factory_reset_discards_old_events() {
 #[test]
 fn acs_url_change() {
     let mut h = Harness::new();
-    h.acs.push_request(download("dl"));
+    h.acs.push_request(download("dl", "3 Vendor Configuration File", "http://files.test/cfg"));
     h.connection_request();
     h.reachable = false;
     h.finish_transfer(ok());
@@ -270,7 +255,7 @@ fn event_array_overflow() {
     config.transfer_queue_capacity = 100;
     let mut h = Harness::with_config(config);
     for i in 0..70 {
-        h.acs.push_request(download(&format!("k{i}")));
+        h.acs.push_request(download(&format!("k{i}"), "3 Vendor Configuration File", "http://files.test/cfg"));
     }
     h.connection_request();
     assert_eq!(h.transfers.len(), 70);

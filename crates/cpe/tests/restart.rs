@@ -121,18 +121,7 @@ fn results_for(request: &ChangeDuState) -> Vec<OpResultStruct> {
 
 fn with_download() -> Harness {
     let mut h = Harness::new();
-    h.acs.push_request(Download {
-        command_key: "dl".into(),
-        file_type: "1 Firmware Upgrade Image".into(),
-        url: "http://files.test/fw".into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    });
+    h.acs.push_request(download("dl", "1 Firmware Upgrade Image", "http://files.test/fw"));
     h.acs.push_request(ScheduleInform { delay_seconds: 30, command_key: "si".into() });
     h.connection_request();
     // The transfer was handed out when the session ended; the test driver finishes it.

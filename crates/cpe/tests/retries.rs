@@ -140,18 +140,7 @@ fn retry_after_a_reboot() {
         ],
         parameter_key: String::new(),
     });
-    h.acs.push_request(Download {
-        command_key: "dl".into(),
-        file_type: "2 Web Content".into(),
-        url: "http://files.test/w".into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    });
+    h.acs.push_request(download("dl", "2 Web Content", "http://files.test/w"));
     h.connection_request();
     h.acs.set_hook(|_, _| Some(HttpResponse::new(500)));
     h.finish_transfer(TransferResult::success(DateTime::utc(t0()), DateTime::utc(t0())));

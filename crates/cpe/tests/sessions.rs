@@ -195,18 +195,7 @@ fn reboot_after_the_session() {
 #[test]
 fn download_and_transfer_complete() {
     let mut h = Harness::new();
-    h.acs.push_request(Download {
-        command_key: "dl1".into(),
-        file_type: "1 Firmware Upgrade Image".into(),
-        url: "http://files.test/fw.bin".into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    });
+    h.acs.push_request(download("dl1", "1 Firmware Upgrade Image", "http://files.test/fw.bin"));
     h.connection_request();
     let Message::DownloadResponse(r) = h.acs.script.last_answer() else { panic!() };
     assert_eq!((r.status, r.start_time, r.complete_time), (1, DateTime::Unknown, DateTime::Unknown));
@@ -234,18 +223,7 @@ fn download_and_transfer_complete() {
 #[test]
 fn transfer_complete_not_confirmed() {
     let mut h = Harness::new();
-    h.acs.push_request(Download {
-        command_key: "dl2".into(),
-        file_type: "3 Vendor Configuration File".into(),
-        url: "http://files.test/cfg".into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    });
+    h.acs.push_request(download("dl2", "3 Vendor Configuration File", "http://files.test/cfg"));
     h.connection_request();
     let mut dropped = false;
     h.acs.set_hook(move |seen, _| {
@@ -497,18 +475,7 @@ fn acs_goes_silent() {
 #[test]
 fn hold_requests() {
     let mut h = Harness::new();
-    h.acs.push_request(Download {
-        command_key: "dl".into(),
-        file_type: "2 Web Content".into(),
-        url: "http://files.test/web".into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    });
+    h.acs.push_request(download("dl", "2 Web Content", "http://files.test/web"));
     h.connection_request();
     let mut step = 0;
     h.acs.set_hook(move |seen, _| {

@@ -90,18 +90,7 @@ fn version_from_the_response_namespace() {
 #[test]
 fn acs_answers_in_1_0() {
     let mut h = Harness::new();
-    h.acs.push_request(Download {
-        command_key: "d".into(),
-        file_type: "2 Web Content".into(),
-        url: "http://files.test/w".into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    });
+    h.acs.push_request(download("d", "2 Web Content", "http://files.test/w"));
     h.connection_request();
     h.acs.script.ignore_supported_versions = true;
     h.acs.script.namespace = Some(Namespace::Cwmp10);
