@@ -103,7 +103,7 @@ async fn run_until_stopped<S: Store>(running: Running<S>, data_dir: &std::path::
             token_path.display()
         )),
     }
-    shutdown_signal().await;
+    crate::shutdown_signal().await;
     say(format_args!("shutting down"));
     running.stop(Duration::from_secs(10)).await;
     Ok(())
@@ -116,19 +116,4 @@ fn say(line: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -21,27 +21,7 @@ pub async fn run(command: CpeCommand) -> anyhow::Result<()> {
     match command {
         CpeCommand::Run { config } => {
             let config = Config::load(&config).with_context(|| format!("configuration {}", config.display()))?;
-            cwmp_cpe::shell::run(config, shutdown_signal()).await.context("CPE agent")
+            cwmp_cpe::shell::run(config, crate::shutdown_signal()).await.context("CPE agent")
         }
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -250,7 +250,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let mut live = Monitor::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_summary = std::time::Instant::now();
-    let stop = shutdown_signal();
+    let stop = crate::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -287,24 +287,4 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         eprintln!("report written to {}", path.display());
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
