@@ -9,6 +9,7 @@
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};

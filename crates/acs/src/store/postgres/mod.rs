@@ -21,11 +21,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde::Deserialize;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::rows::{FILE_COLUMNS, TASK_COLUMNS, device_from_row, file_from_row, task_from_row};
 use super::*;
 use writer::{InformOutcome, Request};
 
@@ -284,86 +285,6 @@ const DEVICE_COLUMNS: &str = "d.id, d.device_key, d.oui, d.product_class, d.seri
     d.created_at, d.last_inform, d.last_boot, d.last_bootstrap, d.last_events, d.cwmp_version, d.remote_addr,
     d.cr_url, d.cr_username, d.cr_password, d.auth_username, d.auth_ha1, d.auth_password_hash,
     ARRAY(SELECT t.tag FROM device_tags t WHERE t.device_id = d.id ORDER BY t.tag) AS tags";
-
-fn device_from_row(row: &PgRow) -> Result<Device> {
-    let auth_username: Option<String> = row.try_get("auth_username")?;
-    Ok(Device {
-        id: row.try_get("id")?,
-        key: row.try_get("device_key")?,
-        identity: DeviceIdentity {
-            manufacturer: row.try_get("manufacturer")?,
-            oui: row.try_get("oui")?,
-            product_class: row.try_get("product_class")?,
-            serial_number: row.try_get("serial_number")?,
-        },
-        created_at: row.try_get("created_at")?,
-        last_inform: row.try_get("last_inform")?,
-        last_boot: row.try_get("last_boot")?,
-        last_bootstrap: row.try_get("last_bootstrap")?,
-        last_events: row.try_get("last_events")?,
-        cwmp_version: row.try_get("cwmp_version")?,
-        remote_addr: row.try_get("remote_addr")?,
-        connection_request: ConnectionRequestInfo {
-            url: row.try_get("cr_url")?,
-            username: row.try_get("cr_username")?,
-            password: row.try_get("cr_password")?,
-        },
-        tags: row.try_get("tags")?,
-        credentials: match auth_username {
-            Some(username) => Some(DeviceCredentials {
-                username,
-                ha1: row.try_get::<Option<String>, _>("auth_ha1")?.unwrap_or_default(),
-                password_hash: row.try_get::<Option<String>, _>("auth_password_hash")?.unwrap_or_default(),
-            }),
-            None => None,
-        },
-    })
-}
-
-const TASK_COLUMNS: &str = "t.id, t.device_id, d.device_key, t.kind, t.status, t.created_at, t.updated_at,
-    t.not_before, t.expires_at, t.attempts, t.max_attempts, t.result, t.fault_code, t.fault_string";
-
-fn task_from_row(row: &PgRow) -> Result<Task> {
-    let Json(kind): Json<TaskKind> =
-        row.try_get("kind").map_err(|e| StoreError::Invalid(format!("stored task kind: {e}")))?;
-    let status: String = row.try_get("status")?;
-    let result: Option<Json<serde_json::Value>> = row.try_get("result")?;
-    let fault_code: Option<i64> = row.try_get("fault_code")?;
-    Ok(Task {
-        id: row.try_get("id")?,
-        device_id: row.try_get("device_id")?,
-        device_key: row.try_get("device_key")?,
-        kind,
-        status: TaskStatus::parse(&status).ok_or_else(|| StoreError::Invalid(format!("task status {status:?}")))?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        not_before: row.try_get("not_before")?,
-        expires_at: row.try_get("expires_at")?,
-        attempts: row.try_get::<i32, _>("attempts")? as u32,
-        max_attempts: row.try_get::<i32, _>("max_attempts")? as u32,
-        result: result.map(|Json(r)| r),
-        fault: fault_code.map(|code| TaskFault {
-            code: code as u32,
-            message: row.try_get::<Option<String>, _>("fault_string").ok().flatten().unwrap_or_default(),
-        }),
-    })
-}
-
-const FILE_COLUMNS: &str = "id, name, file_type, oui, product_class, version, size, sha256, created_at";
-
-fn file_from_row(row: &PgRow) -> Result<FileMeta> {
-    Ok(FileMeta {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        file_type: row.try_get("file_type")?,
-        oui: row.try_get("oui")?,
-        product_class: row.try_get("product_class")?,
-        version: row.try_get("version")?,
-        size: row.try_get::<i64, _>("size")? as u64,
-        sha256: row.try_get("sha256")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
 
 /// Longest value (in bytes) the `param.<path>=<value>` index holds (see the migration).
 const INDEXED_VALUE: usize = 2000;
