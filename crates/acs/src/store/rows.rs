@@ -22,8 +22,15 @@ pub(crate) trait Columns {
     fn opt_int(&self, col: &str) -> Result<Option<i64>>;
     /// A small count (an `INT` in PostgreSQL).
     fn count(&self, col: &str) -> Result<u32>;
-    /// A list of strings (JSON text in SQLite, `text[]` in PostgreSQL).
-    fn list(&self, col: &str) -> Result<Vec<String>>;
+    /// A small number that may be missing (an `INT` in PostgreSQL).
+    fn opt_small(&self, col: &str) -> Result<Option<i32>>;
+    fn flag(&self, col: &str) -> Result<bool>;
+    fn opt_flag(&self, col: &str) -> Result<Option<bool>>;
+    /// A list of strings (JSON text in SQLite, `text[]` in PostgreSQL); empty when NULL.
+    fn list(&self, col: &str) -> Result<Vec<String>> {
+        Ok(self.opt_list(col)?.unwrap_or_default())
+    }
+    fn opt_list(&self, col: &str) -> Result<Option<Vec<String>>>;
     /// A JSON document (text in SQLite, `jsonb` in PostgreSQL).
     fn json(&self, col: &str) -> Result<Option<serde_json::Value>>;
 }
@@ -44,9 +51,18 @@ impl Columns for SqliteRow {
     fn count(&self, col: &str) -> Result<u32> {
         Ok(self.try_get::<i64, _>(col)? as u32)
     }
-    fn list(&self, col: &str) -> Result<Vec<String>> {
+    fn opt_small(&self, col: &str) -> Result<Option<i32>> {
+        Ok(self.try_get::<Option<i64>, _>(col)?.map(|n| n as i32))
+    }
+    fn flag(&self, col: &str) -> Result<bool> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_flag(&self, col: &str) -> Result<Option<bool>> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_list(&self, col: &str) -> Result<Option<Vec<String>>> {
         let text: Option<String> = self.try_get(col)?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
     fn json(&self, col: &str) -> Result<Option<serde_json::Value>> {
         let text: Option<String> = self.try_get(col)?;
@@ -70,7 +86,16 @@ impl Columns for PgRow {
     fn count(&self, col: &str) -> Result<u32> {
         Ok(self.try_get::<i32, _>(col)? as u32)
     }
-    fn list(&self, col: &str) -> Result<Vec<String>> {
+    fn opt_small(&self, col: &str) -> Result<Option<i32>> {
+        Ok(self.try_get(col)?)
+    }
+    fn flag(&self, col: &str) -> Result<bool> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_flag(&self, col: &str) -> Result<Option<bool>> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_list(&self, col: &str) -> Result<Option<Vec<String>>> {
         Ok(self.try_get(col)?)
     }
     fn json(&self, col: &str) -> Result<Option<serde_json::Value>> {
@@ -149,5 +174,39 @@ pub(crate) fn file_from_row(row: &impl Columns) -> Result<FileMeta> {
         size: row.int("size")? as u64,
         sha256: row.text("sha256")?,
         created_at: row.int("created_at")?,
+    })
+}
+
+/// A node of a parameter tree (`path` from `paths`, the rest from `params`).
+pub(crate) fn param_from_row(row: &impl Columns) -> Result<Param> {
+    Ok(Param {
+        path: row.text("path")?,
+        value: row.opt_text("value")?,
+        ty: row.opt_text("type")?,
+        object: row.flag("object")?,
+        writable: row.opt_flag("writable")?,
+        value_ts: row.opt_int("value_ts")?,
+        names_ts: row.opt_int("names_ts")?,
+        notification: row.opt_small("notification")?,
+        access_list: row.opt_list("access_list")?,
+    })
+}
+
+/// A provision or virtual parameter script.
+pub(crate) fn script_from_row(row: &impl Columns) -> Result<Script> {
+    Ok(Script { name: row.text("name")?, source: row.text("source")?, updated_at: row.int("updated_at")? })
+}
+
+/// A channel's fault, with its device's key.
+pub(crate) fn channel_fault_from_row(row: &impl Columns) -> Result<ChannelFault> {
+    Ok(ChannelFault {
+        device_key: row.text("device_key")?,
+        channel: row.text("channel")?,
+        code: row.text("code")?,
+        message: row.text("message")?,
+        retries: row.count("retries")?,
+        first_at: row.int("first_at")?,
+        last_at: row.int("last_at")?,
+        retry_at: row.int("retry_at")?,
     })
 }

@@ -14,7 +14,10 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{FILE_COLUMNS, TASK_COLUMNS, device_from_row, file_from_row, task_from_row};
+use super::rows::{
+    FILE_COLUMNS, TASK_COLUMNS, channel_fault_from_row, device_from_row, file_from_row, param_from_row,
+    script_from_row, task_from_row,
+};
 use super::*;
 
 /// Most writes committed in one transaction.
@@ -806,22 +809,7 @@ impl Store for SqliteStore {
         .bind(prefix_end(prefix))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let acl: Option<String> = row.try_get("access_list")?;
-                Ok(Param {
-                    path: row.try_get("path")?,
-                    value: row.try_get("value")?,
-                    ty: row.try_get("type")?,
-                    object: row.try_get("object")?,
-                    writable: row.try_get("writable")?,
-                    value_ts: row.try_get("value_ts")?,
-                    names_ts: row.try_get("names_ts")?,
-                    notification: row.try_get("notification")?,
-                    access_list: acl.and_then(|a| serde_json::from_str(&a).ok()),
-                })
-            })
-            .collect()
+        rows.iter().map(param_from_row).collect()
     }
 
     async fn apply(&self, batch: WriteBatch) -> Result<()> {
@@ -1128,15 +1116,7 @@ impl Store for SqliteStore {
             ScriptKind::VirtualParameter => "SELECT name, source, updated_at FROM virtual_parameters ORDER BY name",
         };
         let rows = sqlx::query(sql).fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Script {
-                    name: r.try_get("name")?,
-                    source: r.try_get("source")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(script_from_row).collect()
     }
 
     async fn channel_faults(&self, device_id: Option<i64>) -> Result<Vec<ChannelFault>> {
@@ -1148,20 +1128,7 @@ impl Store for SqliteStore {
         .bind(device_id)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ChannelFault {
-                    device_key: r.try_get("device_key")?,
-                    channel: r.try_get("channel")?,
-                    code: r.try_get("code")?,
-                    message: r.try_get("message")?,
-                    retries: r.try_get::<i64, _>("retries")? as u32,
-                    first_at: r.try_get("first_at")?,
-                    last_at: r.try_get("last_at")?,
-                    retry_at: r.try_get("retry_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(channel_fault_from_row).collect()
     }
 
     async fn clear_channel_fault(&self, device_key: &str, channel: &str) -> Result<bool> {

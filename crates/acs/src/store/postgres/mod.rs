@@ -26,7 +26,10 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::rows::{FILE_COLUMNS, TASK_COLUMNS, device_from_row, file_from_row, task_from_row};
+use super::rows::{
+    FILE_COLUMNS, TASK_COLUMNS, channel_fault_from_row, device_from_row, file_from_row, param_from_row,
+    script_from_row, task_from_row,
+};
 use super::*;
 use writer::{InformOutcome, Request};
 
@@ -512,21 +515,7 @@ impl Store for PgStore {
         .bind(prefix_end(prefix))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Param {
-                    path: row.try_get("path")?,
-                    value: row.try_get("value")?,
-                    ty: row.try_get("type")?,
-                    object: row.try_get("object")?,
-                    writable: row.try_get("writable")?,
-                    value_ts: row.try_get("value_ts")?,
-                    names_ts: row.try_get("names_ts")?,
-                    notification: row.try_get("notification")?,
-                    access_list: row.try_get("access_list")?,
-                })
-            })
-            .collect()
+        rows.iter().map(param_from_row).collect()
     }
 
     async fn apply(&self, batch: WriteBatch) -> Result<()> {
@@ -844,15 +833,7 @@ impl Store for PgStore {
             ScriptKind::VirtualParameter => "SELECT name, source, updated_at FROM virtual_parameters ORDER BY name",
         };
         let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Script {
-                    name: r.try_get("name")?,
-                    source: r.try_get("source")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(script_from_row).collect()
     }
 
     async fn channel_faults(&self, device_id: Option<i64>) -> Result<Vec<ChannelFault>> {
@@ -864,20 +845,7 @@ impl Store for PgStore {
         .bind(device_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ChannelFault {
-                    device_key: r.try_get("device_key")?,
-                    channel: r.try_get("channel")?,
-                    code: r.try_get("code")?,
-                    message: r.try_get("message")?,
-                    retries: r.try_get::<i32, _>("retries")? as u32,
-                    first_at: r.try_get("first_at")?,
-                    last_at: r.try_get("last_at")?,
-                    retry_at: r.try_get("retry_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(channel_fault_from_row).collect()
     }
 
     async fn clear_channel_fault(&self, device_key: &str, channel: &str) -> Result<bool> {
