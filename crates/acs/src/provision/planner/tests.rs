@@ -1,28 +1,9 @@
 use super::*;
 use crate::provision::snapshot::Snapshot;
-use crate::store::{ConnectionRequestInfo, Device, DeviceIdentity, Param};
+use crate::store::{Device, Param};
 
 fn device() -> Device {
-    Device {
-        id: 1,
-        key: "k".into(),
-        identity: DeviceIdentity {
-            manufacturer: "M".into(),
-            oui: "000000".into(),
-            product_class: "P".into(),
-            serial_number: "S".into(),
-        },
-        created_at: 0,
-        last_inform: None,
-        last_boot: None,
-        last_bootstrap: None,
-        last_events: vec![],
-        cwmp_version: None,
-        remote_addr: None,
-        connection_request: ConnectionRequestInfo::default(),
-        tags: vec!["old".into()],
-        credentials: None,
-    }
+    Device { id: 1, tags: vec!["old".into()], ..crate::store::fixtures::device() }
 }
 
 fn p(path: &str, value: Option<(&str, &str)>, ts: i64) -> Param {
