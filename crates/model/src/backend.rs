@@ -4,7 +4,9 @@
 //! can supply values instead (a file, a shell command like easycwmp's scripts, Rust code)
 //! and receives the changes of each SetParameterValues, AddObject and DeleteObject as a
 //! transaction: staged by `set`/`add_object`/`delete_object`, then `commit`ted or
-//! `rollback`ed as a whole.
+//! `rollback`ed as a whole. Several backends behind a [`Router`] commit in two phases: each
+//! is asked to `prepare` (check, and make ready what can be made ready) before any commits,
+//! so one that refuses leaves every other as it was.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,7 +49,14 @@ pub trait Backend: Send {
         let _ = path;
         Ok(())
     }
-    /// Applies everything staged since the last commit or rollback.
+    /// Checks that everything staged can be applied, without applying it, and does what
+    /// can be done beforehand (e.g. write new files beside the old). After it succeeds,
+    /// `commit` should not fail. Default: nothing to check.
+    fn prepare(&mut self) -> Result<(), BackendError> {
+        Ok(())
+    }
+    /// Applies everything staged since the last commit or rollback (preparing first when
+    /// `prepare` was not called).
     fn commit(&mut self) -> Result<Applied, BackendError>;
     /// Discards everything staged.
     fn rollback(&mut self);
@@ -107,7 +116,19 @@ impl Backend for Router {
     fn delete_object(&mut self, path: &str) -> Result<(), BackendError> {
         self.touch(path).map_or(Ok(()), |b| b.delete_object(path))
     }
+    fn prepare(&mut self) -> Result<(), BackendError> {
+        for &i in &self.touched {
+            self.routes[i].1.prepare()?;
+        }
+        Ok(())
+    }
     fn commit(&mut self) -> Result<Applied, BackendError> {
+        // Phase one: every backend checks; one refusal rolls them all back.
+        if let Err(e) = self.prepare() {
+            self.rollback();
+            return Err(e);
+        }
+        // Phase two.
         let mut applied = Applied::Now;
         let touched = std::mem::take(&mut self.touched);
         for (n, &i) in touched.iter().enumerate() {
@@ -115,7 +136,8 @@ impl Backend for Router {
                 Ok(Applied::Later) => applied = Applied::Later,
                 Ok(Applied::Now) => {}
                 Err(e) => {
-                    // Those not yet committed can still be rolled back.
+                    // A commit failed after its prepare succeeded (the backend broke its
+                    // promise): those not yet committed can still be rolled back.
                     for &j in &touched[n + 1..] {
                         self.routes[j].1.rollback();
                     }
@@ -186,6 +208,15 @@ impl Backend for FnBackend {
 pub struct FileBackend {
     files: HashMap<String, PathBuf>,
     staged: Vec<(PathBuf, String)>,
+    /// `(file, its new content written beside it)` once prepared.
+    prepared: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Where a file's new content waits for the commit.
+fn beside(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".cwmp-new");
+    file.with_file_name(name)
 }
 
 impl FileBackend {
@@ -216,15 +247,37 @@ impl Backend for FileBackend {
             None => Err(BackendError::Failed(format!("no file for {path}"))),
         }
     }
-    fn commit(&mut self) -> Result<Applied, BackendError> {
+    /// Writes every new content beside its file (synced): the commit only renames.
+    fn prepare(&mut self) -> Result<(), BackendError> {
         for (file, value) in std::mem::take(&mut self.staged) {
-            crate::persist::write_atomically(&file, format!("{value}\n").as_bytes())
-                .map_err(|e| BackendError::Failed(format!("{}: {e}", file.display())))?;
+            let new = beside(&file);
+            let written = std::fs::File::create(&new).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, format!("{value}\n").as_bytes())?;
+                f.sync_all()
+            });
+            self.prepared.push((file.clone(), new));
+            written.map_err(|e| BackendError::Failed(format!("{}: {e}", file.display())))?;
+        }
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<Applied, BackendError> {
+        if let Err(e) = self.prepare() {
+            self.rollback();
+            return Err(e);
+        }
+        for (file, new) in std::mem::take(&mut self.prepared) {
+            std::fs::rename(&new, &file).map_err(|e| BackendError::Failed(format!("{}: {e}", file.display())))?;
+            if let Some(dir) = file.parent().and_then(|d| std::fs::File::open(d).ok()) {
+                let _ = dir.sync_all();
+            }
         }
         Ok(Applied::Now)
     }
     fn rollback(&mut self) {
         self.staged.clear();
+        for (_, new) in std::mem::take(&mut self.prepared) {
+            let _ = std::fs::remove_file(new);
+        }
     }
 }
 
@@ -235,16 +288,25 @@ impl Backend for FileBackend {
 /// | `get <path>` | print the value | 0 value on stdout, 3 not handled here, other: failure |
 /// | `set <path> <value>` | stage a value | 0 staged, 7 value rejected (9007), other: failure |
 /// | `add <path>` / `delete <path>` | stage a row creation / deletion | 0 done |
+/// | `check` (with [`ShellBackend::with_check`]) | can what is staged be applied? asked before any backend of the transaction applies | 0 yes, other: no (the request fails with 9002) |
 /// | `apply` | apply what is staged | 0; stdout `1` = applied later (Status 1) |
 /// | `revert` | discard what is staged | |
 pub struct ShellBackend {
     program: PathBuf,
     args: Vec<String>,
+    check: bool,
 }
 
 impl ShellBackend {
     pub fn new(program: impl AsRef<Path>) -> ShellBackend {
-        ShellBackend { program: program.as_ref().to_owned(), args: Vec::new() }
+        ShellBackend { program: program.as_ref().to_owned(), args: Vec::new(), check: false }
+    }
+
+    /// The program answers `check` (scripts written for easycwmp do not): called when a
+    /// transaction spanning several backends is prepared.
+    pub fn with_check(mut self) -> ShellBackend {
+        self.check = true;
+        self
     }
 
     /// Arguments placed before the command word (e.g. a script path for `sh`).
@@ -292,6 +354,15 @@ impl Backend for ShellBackend {
     }
     fn delete_object(&mut self, path: &str) -> Result<(), BackendError> {
         self.expect_ok(&["delete", path]).map(drop)
+    }
+    fn prepare(&mut self) -> Result<(), BackendError> {
+        if !self.check {
+            return Ok(());
+        }
+        match self.run(&["check"])? {
+            (0, _) => Ok(()),
+            (code, out) => Err(BackendError::Failed(format!("`check` exited with {code}: {out}"))),
+        }
     }
     fn commit(&mut self) -> Result<Applied, BackendError> {
         let out = self.expect_ok(&["apply"])?;

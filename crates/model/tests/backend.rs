@@ -46,6 +46,7 @@ case "$1" in
     [ -f "$STATE/later" ] && echo 1
     true ;;
   revert) rm -f "$STATE/staged" ;;
+  check) [ -f "$STATE/refuse" ] && { echo "not now"; exit 1; }; true ;;
   *) exit 1 ;;
 esac
 "#;
@@ -148,4 +149,33 @@ fn router_rolls_back_what_it_did_not_commit() {
     assert_eq!(*log.lock().unwrap(), ["set A.x", "set B.x", "commit", "rollback"]);
     router.set("Z.x", "1").unwrap();
     assert_eq!(router.commit(), Ok(Applied::Now), "unrouted paths stay with the engine");
+}
+
+/// Two phases across backends: a file backend and a shell backend with `check`. When the
+/// shell refuses in `check`, the file is untouched (its new content, written in the first
+/// phase, is removed); when it accepts, both are applied.
+#[test]
+fn router_prepares_every_backend_before_any_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("url");
+    std::fs::write(&url, "http://old\n").unwrap();
+    let router = Router::new()
+        .route("Device.ManagementServer.URL", FileBackend::new().file("Device.ManagementServer.URL", &url))
+        .route("Device.DeviceInfo.", shell(dir.path()).with_check());
+    let mut d = device().with_backend(Box::new(router));
+    let both = [("Device.ManagementServer.URL", "http://new"), ("Device.DeviceInfo.ProvisioningCode", "P1")];
+    std::fs::write(dir.path().join("refuse"), "").unwrap();
+    let f = spv(&mut d, &both, "k1").unwrap_err();
+    assert_eq!(f.code.as_u32(), 9002, "{f:?}");
+    assert_eq!(std::fs::read_to_string(&url).unwrap(), "http://old\n", "the file backend did not commit");
+    assert!(!dir.path().join("url.cwmp-new").exists(), "its prepared content is gone");
+    assert!(!dir.path().join("code").exists());
+    assert_eq!(value(&d, "Device.ManagementServer.URL"), "http://old");
+    std::fs::remove_file(dir.path().join("refuse")).unwrap();
+    spv(&mut d, &both, "k2").unwrap();
+    assert_eq!(std::fs::read_to_string(&url).unwrap(), "http://new\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("code")).unwrap().trim(), "P1");
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(log.contains("check\nrevert\n"), "refused, then reverted: {log}");
+    assert!(log.contains("check\napply\n"), "{log}");
 }
