@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::agent::AgentConfig;
 use crate::hooks::HookCommands;
 use crate::tls::AbsoluteTime;
+use cwmp_model::backend::{Backend, FileBackend, Router, ShellBackend};
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,31 @@ pub struct Config {
     pub hooks: HookCommands,
     #[serde(default)]
     pub software_modules: SoftwareModulesConfig,
+    /// Parameters whose values live on the device, by path prefix (`[[backend]]` tables):
+    /// read from and written to a program or a file instead of the agent's own store.
+    #[serde(default)]
+    pub backend: Vec<BackendRoute>,
+}
+
+/// One `[[backend]]`: the parameters under `prefix` come from `program` (called as
+/// `program… get|set|add|delete|apply|revert …`, the protocol of
+/// [`cwmp_model::backend::ShellBackend`], easycwmp's in spirit) or, for one parameter, from
+/// `file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendRoute {
+    /// `Device.WiFi.` (a subtree) or a full parameter path.
+    pub prefix: String,
+    /// The program and its first arguments, e.g. `["/bin/sh", "/usr/lib/cwmp/wifi.sh"]`.
+    #[serde(default)]
+    pub program: Vec<String>,
+    /// The program also answers `check` (asked before any backend applies a request that
+    /// spans several).
+    #[serde(default)]
+    pub check: bool,
+    /// A file holding the value of the parameter `prefix`.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
 }
 
 /// Software module management (ChangeDUState) with the reference directory execution
@@ -354,6 +380,20 @@ impl Config {
         if self.acs.client_cert.is_some() != self.acs.client_key.is_some() {
             return Err(ConfigError::Invalid("acs.client_cert and acs.client_key go together".into()));
         }
+        for route in &self.backend {
+            let what = format!("backend {:?}", route.prefix);
+            if !route.prefix.starts_with(self.root()) {
+                return Err(ConfigError::Invalid(format!("{what}: the prefix must start with {}", self.root())));
+            }
+            match (route.program.is_empty(), &route.file) {
+                (false, None) => {}
+                (true, Some(_)) if !route.prefix.ends_with('.') => {}
+                (true, Some(_)) => {
+                    return Err(ConfigError::Invalid(format!("{what}: a file holds one parameter, not a subtree")));
+                }
+                _ => return Err(ConfigError::Invalid(format!("{what}: give either program or file"))),
+            }
+        }
         for (name, table) in
             [("device.defaults", &self.device.defaults), ("device.parameters", &self.device.parameters)]
         {
@@ -371,6 +411,26 @@ impl Config {
         Version::parse(&self.cwmp.version)
             .filter(|v| v.is_known())
             .ok_or_else(|| ConfigError::Invalid(format!("cwmp.version {:?}: use 1.0 to 1.4", self.cwmp.version)))
+    }
+
+    /// The backends of the `[[backend]]` tables, routed by prefix; `None` when there are
+    /// none (every value stays with the agent).
+    pub fn backend(&self) -> Option<Box<dyn Backend>> {
+        if self.backend.is_empty() {
+            return None;
+        }
+        let mut router = Router::new();
+        for route in &self.backend {
+            router = match (&route.file, route.program.split_first()) {
+                (Some(file), _) => router.route(&route.prefix, FileBackend::new().file(&route.prefix, file)),
+                (None, Some((program, args))) => {
+                    let shell = ShellBackend::new(program).args(args.iter().cloned());
+                    router.route(&route.prefix, if route.check { shell.with_check() } else { shell })
+                }
+                (None, None) => router,
+            };
+        }
+        Some(Box::new(router))
     }
 
     /// The root object of the data model (`Device.` or `InternetGatewayDevice.`).
@@ -476,5 +536,23 @@ mod tests {
                 .factory_defaults
                 .contains(&("InternetGatewayDevice.ManagementServer.PeriodicInformInterval".into(), "300".into()))
         );
+    }
+    #[test]
+    fn backend_routes() {
+        assert!(Config::parse("").unwrap().backend().is_none());
+        let ok = Config::parse(
+            "[[backend]]\nprefix = \"Device.WiFi.\"\nprogram = [\"/bin/sh\", \"/usr/lib/cwmp/wifi.sh\"]\ncheck = true\n\
+             [[backend]]\nprefix = \"Device.DeviceInfo.ProvisioningCode\"\nfile = \"/etc/code\"\n",
+        )
+        .unwrap();
+        assert!(ok.backend().is_some());
+        for bad in [
+            "[[backend]]\nprefix = \"InternetGatewayDevice.\"\nprogram = [\"x\"]",
+            "[[backend]]\nprefix = \"Device.WiFi.\"",
+            "[[backend]]\nprefix = \"Device.WiFi.\"\nfile = \"/etc/wifi\"",
+            "[[backend]]\nprefix = \"Device.A\"\nfile = \"/a\"\nprogram = [\"x\"]",
+        ] {
+            assert!(matches!(Config::parse(bad), Err(ConfigError::Invalid(_))), "{bad}");
+        }
     }
 }

@@ -223,7 +223,7 @@ impl Shell {
             device_store: Box::new(FileStore::new(self.state_dir.join("device.json"))),
             agent_store: Box::new(FileStore::new(self.state_dir.join("agent.json"))),
             features: Features::default(),
-            backend: None,
+            backend: self.config.backend(),
             hooks: Some(self.hooks.clone()),
             now,
             seed: rand::rng().random(),

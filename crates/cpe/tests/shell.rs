@@ -530,6 +530,26 @@ async fn software_modules_tables_follow_the_execution_environment() {
     agent.stop().await;
 }
 
+/// `[[backend]]` in the configuration: a parameter's value lives in a file; the Inform
+/// reads it there and the ACS's SetParameterValues writes it there.
+#[tokio::test]
+async fn a_configured_file_backend_holds_a_value() {
+    let files = tempfile::tempdir().unwrap();
+    let code = files.path().join("code");
+    std::fs::write(&code, "from-the-file\n").unwrap();
+    let mut scripted = ScriptedAcs::default();
+    let set = ParameterValueStruct::new("Device.DeviceInfo.ProvisioningCode", cwmp_wire::Value::string("from-the-acs"));
+    scripted.push_request(SetParameterValues { parameter_list: vec![set], parameter_key: "k".into() });
+    let acs = AcsServer::start(scripted).await;
+    let tail = format!("[[backend]]\nprefix = \"Device.DeviceInfo.ProvisioningCode\"\nfile = \"{}\"\n", code.display());
+    let agent = start_agent_with(&acs.url("http", "/cwmp"), "", &tail);
+    wait_for(&acs, "the session", |s| completed_sessions(s) >= 1).await;
+    let seen = acs.with(|a| a.seen().to_vec());
+    assert_eq!(seen[0].param("Device.DeviceInfo.ProvisioningCode").as_deref(), Some("from-the-file"));
+    assert_eq!(std::fs::read_to_string(&code).unwrap(), "from-the-acs\n");
+    agent.stop().await;
+}
+
 #[tokio::test]
 async fn device_changes_from_the_integration_cause_a_notification() {
     let acs = AcsServer::start(ScriptedAcs::default()).await;
