@@ -31,7 +31,8 @@ use cwmp_model::schema::Child;
 use cwmp_model::{Device, Features, ModelError, Template};
 use cwmp_wire::rpc::{
     ArgStruct, AutonOpResultStruct, AutonomousDuStateChangeComplete, AutonomousTransferComplete, ChangeDuState,
-    DeviceIdStruct, DuStateChangeComplete, EventStruct, GetRpcMethods, Inform, OpResultStruct, RequestDownload,
+    DeviceIdStruct, DuStateChangeComplete, EventStruct, GetParameterValues, GetRpcMethods, Inform, OpResultStruct,
+    ParameterValueStruct, RequestDownload,
 };
 use cwmp_wire::{DateTime, Fault, Limits, Message, Version};
 use jiff::tz::TimeZone;
@@ -765,13 +766,15 @@ impl Agent {
             %version,
             "starting a session"
         );
+        let mut parameter_list = inform_parameters.parameters;
+        self.add_inform_parameters(&event, &mut parameter_list);
         let inform = Inform {
             device_id: self.device_id(),
             event,
             max_envelopes: 1,
             current_time: DateTime::Absolute { at: now, offset: self.config.time_zone.to_offset(now) },
             retry_count: self.state.retry_count,
-            parameter_list: inform_parameters.parameters,
+            parameter_list,
         };
         let supported_versions =
             (version >= Version::V1_4).then(|| Version::ALL.iter().copied().filter(|v| *v <= version).collect());
@@ -1045,6 +1048,37 @@ impl Agent {
             }
             self.periodic = periodic;
             self.next_periodic = periodic.next_after(now, self.state.periodic_anchor.unwrap_or(now));
+        }
+    }
+
+    /// TR-181 `ManagementServer.InformParameter.{i}`: the parameters the ACS asked to see in
+    /// the Inform, each enabled row whose `EventList` is empty or names one of the Inform's
+    /// events; `ParameterName` may be a partial path (everything below). A parameter already
+    /// listed is not listed twice.
+    fn add_inform_parameters(&self, events: &[EventStruct], list: &mut Vec<ParameterValueStruct>) {
+        let table = self.names.ms("InformParameter.");
+        let Ok(rows) = self.device.instance_numbers(&table) else { return };
+        for n in rows {
+            let field = |name: &str| self.device.get(&format!("{table}{n}.{name}")).unwrap_or_default();
+            let name = field("ParameterName");
+            if !parse_bool(&field("Enable")) || name.is_empty() {
+                continue;
+            }
+            let wanted = field("EventList");
+            let mut codes = wanted.split(',').map(str::trim).filter(|c| !c.is_empty()).peekable();
+            if codes.peek().is_some() && !codes.any(|c| events.iter().any(|e| e.event_code == c)) {
+                continue;
+            }
+            match self.device.get_parameter_values(&GetParameterValues { parameter_names: vec![name.clone()] }) {
+                Ok(found) => {
+                    for p in found.parameter_list {
+                        if !list.iter().any(|q| q.name == p.name) {
+                            list.push(p);
+                        }
+                    }
+                }
+                Err(fault) => tracing::debug!(name, code = fault.code.as_u32(), "InformParameter names nothing"),
+            }
         }
     }
 

@@ -320,3 +320,41 @@ fn enable_cwmp() {
     h.set_local("Device.ManagementServer.EnableCWMP", "true");
     assert_eq!(h.informs().len(), 2);
 }
+
+/// TR-181 ManagementServer.InformParameter: the ACS asks for more parameters in the Inform,
+/// for every event or for some; a partial path lists everything below it; disabled rows and
+/// rows for other events add nothing.
+#[test]
+fn inform_parameters_asked_by_the_acs() {
+    let mut h = Harness::new();
+    let table = "Device.ManagementServer.InformParameter.";
+    for _ in 0..3 {
+        h.acs.push_request(AddObject { object_name: table.into(), parameter_key: String::new() });
+    }
+    let row = |n: u32, name: &str, events: &str, enable: bool| {
+        vec![
+            ParameterValueStruct::new(format!("{table}{n}.ParameterName"), Value::string(name)),
+            ParameterValueStruct::new(format!("{table}{n}.EventList"), Value::string(events)),
+            ParameterValueStruct::new(format!("{table}{n}.Enable"), Value::boolean(enable)),
+        ]
+    };
+    let mut list = row(1, "Device.DeviceInfo.UpTime", "", true);
+    list.extend(row(2, "Device.ManagementServer.", "1 BOOT,2 PERIODIC", true));
+    list.extend(row(3, "Device.DeviceInfo.Manufacturer", "", false));
+    h.acs.push_request(SetParameterValues { parameter_list: list, parameter_key: "ip".into() });
+    h.connection_request();
+    h.connection_request();
+    let inform = h.last_inform();
+    assert_eq!(inform.events(), ["6 CONNECTION REQUEST|"]);
+    let names: Vec<String> = inform.inform().unwrap().parameter_list.iter().map(|p| p.name.clone()).collect();
+    assert!(names.contains(&"Device.DeviceInfo.UpTime".to_owned()), "{names:?}");
+    assert_eq!(names.iter().filter(|n| *n == "Device.DeviceInfo.UpTime").count(), 1);
+    assert!(!names.contains(&"Device.DeviceInfo.Manufacturer".to_owned()), "disabled");
+    assert!(!names.contains(&"Device.ManagementServer.PeriodicInformInterval".to_owned()), "other events only");
+    h.reboot_now();
+    let inform = h.last_inform();
+    assert!(inform.has_event("1 BOOT"));
+    let names: Vec<String> = inform.inform().unwrap().parameter_list.iter().map(|p| p.name.clone()).collect();
+    assert!(names.contains(&"Device.ManagementServer.PeriodicInformInterval".to_owned()), "{names:?}");
+    assert!(names.contains(&"Device.DeviceInfo.UpTime".to_owned()));
+}
