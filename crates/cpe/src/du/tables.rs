@@ -53,13 +53,12 @@ pub fn table_changes(modules: &SoftwareModules, device: &Device) -> Vec<LocalCha
     let prefix = modules.prefix();
     let mut changes = Changes { device, out: Vec::new() };
 
-    let envs = modules.execution_environments();
+    let (envs, dus, eus) = (modules.execution_environments(), modules.deployment_units(), modules.execution_units());
     changes.rows(&format!("{prefix}{EXEC_ENV}"), envs.iter().map(|e| e.instance));
     for ee in &envs {
         let status = if ee.info.enabled { "Up" } else { "Disabled" };
-        let active: Vec<String> = modules
-            .execution_units()
-            .into_iter()
+        let active: Vec<String> = eus
+            .iter()
             .filter(|eu| eu.exec_env_ref == ee.path && eu.unit.status == super::state::EuStatus::Active)
             .map(|eu| eu.path.trim_end_matches('.').to_owned())
             .collect();
@@ -77,7 +76,6 @@ pub fn table_changes(modules: &SoftwareModules, device: &Device) -> Vec<LocalCha
         );
     }
 
-    let dus = modules.deployment_units();
     changes.rows(&format!("{prefix}{DEPLOYMENT_UNIT}"), dus.iter().map(|d| d.instance));
     for du in &dus {
         let eus: Vec<&str> = du.execution_unit_refs.iter().map(|r| r.trim_end_matches('.')).collect();
@@ -100,7 +98,6 @@ pub fn table_changes(modules: &SoftwareModules, device: &Device) -> Vec<LocalCha
         );
     }
 
-    let eus = modules.execution_units();
     changes.rows(&format!("{prefix}{EXECUTION_UNIT}"), eus.iter().map(|e| e.instance));
     for eu in &eus {
         let u = &eu.unit;
