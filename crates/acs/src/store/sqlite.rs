@@ -488,30 +488,22 @@ async fn write_params(
     at: Millis,
     ops: &[ParamOp],
 ) -> Result<()> {
-    // Consecutive values go in one statement: each statement is a round trip to SQLite's
-    // worker thread, and one per value made them most of an Inform's cost (docs/performance.md).
+    // Consecutive values, and consecutive names, go in one statement each: every statement
+    // is a round trip to SQLite's worker thread, and one per parameter made them most of an
+    // Inform's cost, and of a bootstrap's discovery of the tree (docs/performance.md). A run
+    // is written before an operation of another kind, so the order is kept.
     let mut values = Vec::new();
+    let mut infos = Vec::new();
     for op in ops {
         if !matches!(op, ParamOp::Value { .. }) || values.len() == VALUE_ROWS {
             write_values(conn, device_id, at, &mut values).await?;
         }
+        if !matches!(op, ParamOp::Info { .. }) || infos.len() == VALUE_ROWS {
+            write_infos(conn, device_id, at, &mut infos).await?;
+        }
         match op {
             ParamOp::Value { path, value, ty } => values.push((paths.id(conn, path).await?, value, ty)),
-            ParamOp::Info { path, object, writable } => {
-                let path_id = paths.id(conn, path).await?;
-                sqlx::query(
-                    "INSERT INTO params (device_id, path_id, object, writable, names_ts) VALUES (?, ?, ?, ?, ?)
-                     ON CONFLICT (device_id, path_id) DO UPDATE SET
-                        object = excluded.object, writable = excluded.writable, names_ts = excluded.names_ts",
-                )
-                .bind(device_id)
-                .bind(path_id)
-                .bind(object)
-                .bind(writable)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-            }
+            ParamOp::Info { path, object, writable } => infos.push((paths.id(conn, path).await?, *object, *writable)),
             ParamOp::Attributes { path, notification, access_list } => {
                 let path_id = paths.id(conn, path).await?;
                 let acl = access_list.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default());
@@ -553,7 +545,35 @@ async fn write_params(
             }
         }
     }
-    write_values(conn, device_id, at, &mut values).await
+    write_values(conn, device_id, at, &mut values).await?;
+    write_infos(conn, device_id, at, &mut infos).await
+}
+
+/// Writes `(path id, object, writable)` rows of what GetParameterNames said of a device's
+/// nodes, and empties the list.
+async fn write_infos(
+    conn: &mut SqliteConnection,
+    device_id: i64,
+    at: Millis,
+    infos: &mut Vec<(i64, bool, bool)>,
+) -> Result<()> {
+    if infos.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from("INSERT INTO params (device_id, path_id, object, writable, names_ts) VALUES ");
+    for i in 0..infos.len() {
+        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
+    }
+    sql.push_str(
+        " ON CONFLICT (device_id, path_id) DO UPDATE SET
+            object = excluded.object, writable = excluded.writable, names_ts = excluded.names_ts",
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (path_id, object, writable) in infos.drain(..) {
+        query = query.bind(device_id).bind(path_id).bind(object).bind(writable).bind(at);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Most rows of one multi-row upsert of values.
@@ -1343,5 +1363,20 @@ mod tests {
         assert_eq!((seven.value.as_deref(), seven.writable), (Some("third"), Some(true)));
         assert!(params.iter().filter(|p| p.path != "Device.V.7").all(|p| p.value.as_deref() == Some("first")));
         assert_eq!(Store::params(&store, device.id, "Device.A").await.unwrap()[0].value.as_deref(), Some("1"));
+
+        // Names too, many to a statement and in order with the rest.
+        let info = |path: String, writable: bool| ParamOp::Info { path, object: false, writable };
+        let mut ops: Vec<ParamOp> = (0..300).map(|i| info(format!("Device.N.{i}"), false)).collect();
+        ops.push(info("Device.N.7".into(), true));
+        ops.push(value("Device.N.7".into(), "v"));
+        ops.push(info("Device.N.8".into(), true));
+        ops.push(ParamOp::DeleteSubtree { prefix: "Device.N.299".into() });
+        let batch = WriteBatch { ops: vec![WriteOp::Params { device_id: device.id, at: 3000, ops }] };
+        Store::apply(&store, batch).await.unwrap();
+        let params = Store::params(&store, device.id, "Device.N.").await.unwrap();
+        assert_eq!(params.len(), 299);
+        let writable: Vec<&str> = params.iter().filter(|p| p.writable == Some(true)).map(|p| p.path.as_str()).collect();
+        assert_eq!(writable, ["Device.N.7", "Device.N.8"]);
+        assert!(params.iter().all(|p| p.names_ts == Some(3000)));
     }
 }
