@@ -39,6 +39,8 @@ enum WriteRequest {
 #[derive(Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,
+    /// The operator's writes that do not go through `writer` (tasks, files, presets …).
+    operator: SqlitePool,
     writer: mpsc::Sender<WriteRequest>,
     /// See [`Store::config_generation`]; one process owns the file, so local writes are all.
     config: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
@@ -131,11 +133,16 @@ impl SqliteStore {
         let mut conn = SqliteConnection::connect_with(&options).await?;
         migrate(&mut conn).await?;
         let reader = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone().read_only(true)).await?;
+        // Operator writes are rare: one writable connection of their own, opened when first
+        // needed, keeps the reader pool read-only; SQLite's busy timeout orders them with the
+        // session writer.
+        let operator = SqlitePoolOptions::new().max_connections(1).connect_lazy_with(options.clone());
         let (tx, rx) = mpsc::channel(4096);
         let open_tasks = std::sync::Arc::new(NoOpenTasks::default());
         tokio::spawn(writer_loop(conn, rx, open_tasks.clone()));
         Ok(SqliteStore {
             reader,
+            operator,
             writer: tx,
             config: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
             presets: Default::default(),
@@ -151,18 +158,11 @@ impl SqliteStore {
 
     /// A connection for the rare operator writes that do not go through the session writer.
     async fn direct(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
-        Ok(self.writer_pool().await?.acquire().await?)
+        Ok(self.operator.acquire().await?)
     }
 
     fn config_changed(&self) {
         self.config.send_modify(|g| *g = g.wrapping_add(1));
-    }
-
-    async fn writer_pool(&self) -> Result<SqlitePool> {
-        // Operator writes are rare; a short-lived writable pool per call keeps the reader pool
-        // read-only. SQLite's busy timeout orders them with the session writer.
-        let opts = self.reader.connect_options().as_ref().clone().read_only(false);
-        Ok(SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?)
     }
 }
 
