@@ -224,21 +224,6 @@ fn add_and_delete_objects() {
     assert_eq!(fault_of(&ask(&mut h, delete("Device.NAT.PortMapping."))).code, FaultCode::InvalidParameterName);
 }
 
-fn download(key: &str, url: &str, file_type: &str) -> Download {
-    Download {
-        command_key: key.into(),
-        file_type: file_type.into(),
-        url: url.into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    }
-}
-
 /// L-OK, L-USERINFO, L-PROTO, L-FILETYPE, L-QUEUE.
 #[test]
 fn transfer_requests() {
@@ -246,10 +231,10 @@ fn transfer_requests() {
     config.transfer_queue_capacity = 3;
     let mut h = Harness::with_config(config);
     let fw = "1 Firmware Upgrade Image";
-    assert_eq!(fault_of(&ask(&mut h, download("a", "http://u:p@files.test/f", fw))).code, FaultCode::InvalidArguments);
-    assert_eq!(fault_of(&ask(&mut h, download("a", "tftp://files.test/f", fw))).code, FaultCode::UnsupportedProtocol);
+    assert_eq!(fault_of(&ask(&mut h, download("a", fw, "http://u:p@files.test/f"))).code, FaultCode::InvalidArguments);
+    assert_eq!(fault_of(&ask(&mut h, download("a", fw, "tftp://files.test/f"))).code, FaultCode::UnsupportedProtocol);
     assert_eq!(
-        fault_of(&ask(&mut h, download("a", "http://files.test/f", "Firmware"))).code,
+        fault_of(&ask(&mut h, download("a", "Firmware", "http://files.test/f"))).code,
         FaultCode::InvalidArguments
     );
     let upload = Upload {
@@ -263,13 +248,13 @@ fn transfer_requests() {
     assert_eq!(fault_of(&ask(&mut h, upload.clone())).code, FaultCode::InvalidArguments);
     // Queue three with a delay (so they stay queued), then the fourth is refused.
     for key in ["q1", "q2"] {
-        let mut d = download(key, "http://files.test/f", "X 00D09E Foo");
+        let mut d = download(key, "X 00D09E Foo", "http://files.test/f");
         d.delay_seconds = 3600;
         assert!(matches!(ask(&mut h, d), Message::DownloadResponse(DownloadResponse { status: 1, .. })));
     }
     let upload = Upload { url: "https://files.test/up".into(), ..upload };
     assert!(matches!(ask(&mut h, upload), Message::UploadResponse(UploadResponse { status: 1, .. })));
-    let mut d = download("q4", "http://files.test/f", fw);
+    let mut d = download("q4", fw, "http://files.test/f");
     d.delay_seconds = 10;
     assert_eq!(fault_of(&ask(&mut h, d)).code, FaultCode::ResourcesExceeded);
     // Q-LIST: the queue, with the transfer-list file types.
@@ -294,11 +279,11 @@ fn transfer_requests() {
 fn cancel_transfer() {
     let mut h = Harness::new();
     assert!(matches!(ask(&mut h, CancelTransfer { command_key: "nope".into() }), Message::CancelTransferResponse(_)));
-    let mut later = download("later", "http://files.test/f", "2 Web Content");
+    let mut later = download("later", "2 Web Content", "http://files.test/f");
     later.delay_seconds = 3600;
     ask(&mut h, later);
     assert!(matches!(ask(&mut h, CancelTransfer { command_key: "later".into() }), Message::CancelTransferResponse(_)));
-    ask(&mut h, download("now", "http://files.test/f", "2 Web Content"));
+    ask(&mut h, download("now", "2 Web Content", "http://files.test/f"));
     assert_eq!(h.transfers.len(), 1, "started after the session");
     let busy = ask(&mut h, CancelTransfer { command_key: "now".into() });
     assert_eq!(fault_of(&busy).code, FaultCode::CancelNotPermitted);

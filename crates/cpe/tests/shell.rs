@@ -384,18 +384,7 @@ async fn download_applied_by_a_hook_command_and_reported() {
     let acs = AcsServer::start(ScriptedAcs::default()).await;
     acs.files.lock().unwrap().insert("/files/config.bin".into(), b"setting=1\n".to_vec());
     let url = acs.url("http", "/files/config.bin");
-    let download = |key: &str, file_type: &str| Download {
-        command_key: key.into(),
-        file_type: file_type.into(),
-        url: url.clone(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    };
+    let download = |key: &str, file_type: &str| scripted_acs::download(key, file_type, &url);
     acs.with(|a| {
         a.push_request(download("fw", "1 Firmware Upgrade Image"));
         a.push_request(download("cfg", "3 Vendor Configuration File"));

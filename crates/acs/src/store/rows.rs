@@ -35,30 +35,37 @@ pub(crate) trait Columns {
     fn json(&self, col: &str) -> Result<Option<serde_json::Value>>;
 }
 
+/// The getters both databases decode alike.
+macro_rules! decoded_alike {
+    () => {
+        fn text(&self, col: &str) -> Result<String> {
+            Ok(self.try_get(col)?)
+        }
+        fn opt_text(&self, col: &str) -> Result<Option<String>> {
+            Ok(self.try_get(col)?)
+        }
+        fn int(&self, col: &str) -> Result<i64> {
+            Ok(self.try_get(col)?)
+        }
+        fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+            Ok(self.try_get(col)?)
+        }
+        fn flag(&self, col: &str) -> Result<bool> {
+            Ok(self.try_get(col)?)
+        }
+        fn opt_flag(&self, col: &str) -> Result<Option<bool>> {
+            Ok(self.try_get(col)?)
+        }
+    };
+}
+
 impl Columns for SqliteRow {
-    fn text(&self, col: &str) -> Result<String> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_text(&self, col: &str) -> Result<Option<String>> {
-        Ok(self.try_get(col)?)
-    }
-    fn int(&self, col: &str) -> Result<i64> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
-        Ok(self.try_get(col)?)
-    }
+    decoded_alike!();
     fn count(&self, col: &str) -> Result<u32> {
         Ok(self.try_get::<i64, _>(col)? as u32)
     }
     fn opt_small(&self, col: &str) -> Result<Option<i32>> {
         Ok(self.try_get::<Option<i64>, _>(col)?.map(|n| n as i32))
-    }
-    fn flag(&self, col: &str) -> Result<bool> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_flag(&self, col: &str) -> Result<Option<bool>> {
-        Ok(self.try_get(col)?)
     }
     fn opt_list(&self, col: &str) -> Result<Option<Vec<String>>> {
         let text: Option<String> = self.try_get(col)?;
@@ -71,28 +78,11 @@ impl Columns for SqliteRow {
 }
 
 impl Columns for PgRow {
-    fn text(&self, col: &str) -> Result<String> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_text(&self, col: &str) -> Result<Option<String>> {
-        Ok(self.try_get(col)?)
-    }
-    fn int(&self, col: &str) -> Result<i64> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
-        Ok(self.try_get(col)?)
-    }
+    decoded_alike!();
     fn count(&self, col: &str) -> Result<u32> {
         Ok(self.try_get::<i32, _>(col)? as u32)
     }
     fn opt_small(&self, col: &str) -> Result<Option<i32>> {
-        Ok(self.try_get(col)?)
-    }
-    fn flag(&self, col: &str) -> Result<bool> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_flag(&self, col: &str) -> Result<Option<bool>> {
         Ok(self.try_get(col)?)
     }
     fn opt_list(&self, col: &str) -> Result<Option<Vec<String>>> {
