@@ -264,19 +264,8 @@ mod tests {
     }
 
     fn download(url: &str, file_type: &str) -> Message {
-        Download {
-            command_key: "dl".into(),
-            file_type: file_type.into(),
-            url: url.into(),
-            username: String::new(),
-            password: String::new(),
-            file_size: 0,
-            target_file_name: String::new(),
-            delay_seconds: 0,
-            success_url: String::new(),
-            failure_url: String::new(),
-        }
-        .into()
+        Download { command_key: "dl".into(), file_type: file_type.into(), url: url.into(), ..Download::default() }
+            .into()
     }
 
     fn code(r: Result<Message, Fault>) -> u32 {

@@ -549,6 +549,22 @@ async fn write_params(
     write_infos(conn, device_id, at, &mut infos).await
 }
 
+/// Most rows of one multi-row upsert.
+const VALUE_ROWS: usize = 128;
+
+/// `head`, then `rows` copies of the placeholder tuple `row`, comma-separated.
+fn multi_row(head: &str, row: &str, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 2));
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(row);
+    }
+    sql
+}
+
 /// Writes `(path id, object, writable)` rows of what GetParameterNames said of a device's
 /// nodes, and empties the list.
 async fn write_infos(
@@ -560,10 +576,11 @@ async fn write_infos(
     if infos.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from("INSERT INTO params (device_id, path_id, object, writable, names_ts) VALUES ");
-    for i in 0..infos.len() {
-        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
-    }
+    let mut sql = multi_row(
+        "INSERT INTO params (device_id, path_id, object, writable, names_ts) VALUES ",
+        "(?, ?, ?, ?, ?)",
+        infos.len(),
+    );
     sql.push_str(
         " ON CONFLICT (device_id, path_id) DO UPDATE SET
             object = excluded.object, writable = excluded.writable, names_ts = excluded.names_ts",
@@ -576,9 +593,6 @@ async fn write_infos(
     Ok(())
 }
 
-/// Most rows of one multi-row upsert of values.
-const VALUE_ROWS: usize = 128;
-
 /// Writes `(path id, value, type)` rows of a device's values, and empties the list.
 async fn write_values(
     conn: &mut SqliteConnection,
@@ -589,10 +603,11 @@ async fn write_values(
     if values.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from("INSERT INTO params (device_id, path_id, value, type, object, value_ts) VALUES ");
-    for i in 0..values.len() {
-        sql.push_str(if i == 0 { "(?, ?, ?, ?, 0, ?)" } else { ", (?, ?, ?, ?, 0, ?)" });
-    }
+    let mut sql = multi_row(
+        "INSERT INTO params (device_id, path_id, value, type, object, value_ts) VALUES ",
+        "(?, ?, ?, ?, 0, ?)",
+        values.len(),
+    );
     // Rows of one statement are applied in order: a path given twice keeps its last value.
     // A row whose value did not change is left alone: assigning `value`, even the same one,
     // rewrites the row's entry in `params_by_value`, and most of an Inform's values are the

@@ -239,18 +239,7 @@ pub fn with_header(message: impl Into<Message>, header: Header) -> HttpResponse 
 
 /// A Download with the required arguments only.
 pub fn download(command_key: &str, file_type: &str, url: &str) -> Download {
-    Download {
-        command_key: command_key.into(),
-        file_type: file_type.into(),
-        url: url.into(),
-        username: String::new(),
-        password: String::new(),
-        file_size: 0,
-        target_file_name: String::new(),
-        delay_seconds: 0,
-        success_url: String::new(),
-        failure_url: String::new(),
-    }
+    Download { command_key: command_key.into(), file_type: file_type.into(), url: url.into(), ..Download::default() }
 }
 
 pub fn t0() -> Timestamp {
