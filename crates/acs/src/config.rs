@@ -109,6 +109,8 @@ pub struct AcsConfig {
     pub api_auth: bool,
     /// Connection Requests: timeout, wait for the session, attempts.
     pub connection_request: crate::connreq::ConnectionRequestConfig,
+    /// Days the audit log keeps a record (at least 1); older ones are pruned.
+    pub audit_retention_days: std::num::NonZeroU32,
 }
 
 impl Default for AcsConfig {
@@ -133,6 +135,7 @@ impl Default for AcsConfig {
             set_connection_request_credentials: true,
             api_auth: true,
             connection_request: Default::default(),
+            audit_retention_days: std::num::NonZeroU32::new(90).expect("non-zero"),
         }
     }
 }
@@ -147,6 +150,11 @@ pub enum StoreKind {
 }
 
 impl AcsConfig {
+    /// How long the audit log keeps a record.
+    pub fn audit_retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.audit_retention_days.get()) * 86_400)
+    }
+
     /// The store `store` names: nothing (or `sqlite`) for SQLite, a `postgres://` or
     /// `postgresql://` URL for PostgreSQL.
     pub fn store_kind(&self) -> Result<StoreKind, String> {
@@ -187,6 +195,15 @@ mod tests {
         // The error names what was given without its credentials.
         let e = with(Some("mysql://u:pw@db/acs")).store_kind().unwrap_err();
         assert!(!e.contains("pw") && e.contains("db/acs"), "{e}");
+    }
+
+    #[test]
+    fn audit_retention() {
+        assert_eq!(AcsConfig::default().audit_retention(), Duration::from_secs(90 * 86_400));
+        let config: AcsConfig = serde_json::from_str(r#"{"audit_retention_days": 7}"#).unwrap();
+        assert_eq!(config.audit_retention(), Duration::from_secs(7 * 86_400));
+        let e = serde_json::from_str::<AcsConfig>(r#"{"audit_retention_days": 0}"#).unwrap_err().to_string();
+        assert!(e.contains("nonzero"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Starting and stopping the ACS: the store, the CWMP listener (HTTP or HTTPS), the REST API
-//! listener, the idle-session sweep and task expiry, and graceful shutdown. On PostgreSQL a
-//! node also follows the other nodes' session take-overs (LISTEN).
+//! listener, the idle-session sweep, task expiry, audit pruning, and graceful shutdown. On
+//! PostgreSQL a node also follows the other nodes' session take-overs (LISTEN).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -271,6 +271,12 @@ async fn housekeeping<S: Store>(endpoint: Arc<Endpoint<S>>, mut shutdown: watch:
                     Ok(0) => {}
                     Ok(n) => tracing::info!(count = n, "tasks expired"),
                     Err(e) => tracing::warn!(error = %e, "task expiry failed"),
+                }
+                let oldest = now_millis() - endpoint.config.audit_retention().as_millis() as i64;
+                match endpoint.store.prune_audit(oldest).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "audit records past their retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
                 }
                 if let Some(cluster) = &endpoint.cluster {
                     // Rows of sessions abandoned mid-way (a finished session deletes its own).

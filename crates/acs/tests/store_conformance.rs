@@ -626,6 +626,88 @@ async fn api_tokens<S: Store>(store: &S) {
     assert_eq!(store.token_count().await.unwrap(), 2);
 }
 
+fn audit(at: Millis, actor: &str, action: &str, target: Option<&str>) -> AuditRecord {
+    AuditRecord {
+        at,
+        actor: actor.into(),
+        action: action.into(),
+        target: target.map(str::to_owned),
+        address: Some("192.0.2.1".into()),
+        detail: json!({ "status": 200, "nested": { "list": [1, "two"] } }),
+    }
+}
+
+/// Records come back as written, newest first, filtered and paged; a session's batch
+/// carries them with its other writes, all or nothing; pruning removes only the old ones.
+async fn audit_log<S: Store>(store: &S) {
+    let all = AuditQuery::default();
+    assert!(store.list_audit(&all).await.unwrap().is_empty());
+    assert_eq!(store.count_audit(&all).await.unwrap(), 0);
+
+    let first = audit(1000, "token:admin", "task.create", Some("00D09E-Box-S1"));
+    store.record_audit(first.clone()).await.unwrap();
+    let bare = AuditRecord { address: None, detail: json!({}), ..audit(1000, "acs", "cpe.refused", None) };
+    store.record_audit(bare.clone()).await.unwrap();
+    store.record_audit(audit(3000, "token:ops", "task.create", Some("00D09E-Box-S2"))).await.unwrap();
+    store.record_audit(audit(2000, "cpe:00D09E-Box-S1", "cpe.enrolled", Some("00D09E-Box-S1"))).await.unwrap();
+
+    let listed = store.list_audit(&all).await.unwrap();
+    let order: Vec<(Millis, &str)> = listed.iter().map(|e| (e.record.at, e.record.action.as_str())).collect();
+    // Newest first; at the same time, the later record first.
+    assert_eq!(order, [(3000, "task.create"), (2000, "cpe.enrolled"), (1000, "cpe.refused"), (1000, "task.create")]);
+    assert_eq!(listed[3].record, first, "a record reads back as written");
+    assert_eq!(listed[2].record, bare);
+    assert!(listed[2].id > listed[3].id);
+    assert_eq!(store.count_audit(&all).await.unwrap(), 4);
+
+    let find = |q: AuditQuery| async move {
+        store.list_audit(&q).await.unwrap().iter().map(|e| e.record.at).collect::<Vec<_>>()
+    };
+    assert_eq!(find(AuditQuery { since: Some(2000), ..all.clone() }).await, [3000, 2000]);
+    assert_eq!(find(AuditQuery { until: Some(2000), ..all.clone() }).await, [1000, 1000], "until is exclusive");
+    assert_eq!(find(AuditQuery { since: Some(1000), until: Some(3000), ..all.clone() }).await, [2000, 1000, 1000]);
+    assert_eq!(find(AuditQuery { actor: Some("token:ops".into()), ..all.clone() }).await, [3000]);
+    assert_eq!(find(AuditQuery { action: Some("task.create".into()), ..all.clone() }).await, [3000, 1000]);
+    assert_eq!(find(AuditQuery { target: Some("00D09E-Box-S1".into()), ..all.clone() }).await, [2000, 1000]);
+    let both = AuditQuery { action: Some("task.create".into()), target: Some("00D09E-Box-S1".into()), ..all.clone() };
+    assert_eq!(find(both.clone()).await, [1000]);
+    assert_eq!(store.count_audit(&both).await.unwrap(), 1);
+    assert_eq!(find(AuditQuery { actor: Some("token:nobody".into()), ..all.clone() }).await, Vec::<Millis>::new());
+    let page = AuditQuery { offset: 1, limit: 2, ..all.clone() };
+    assert_eq!(find(page.clone()).await, [2000, 1000]);
+    assert_eq!(store.count_audit(&page).await.unwrap(), 4, "the count ignores paging");
+
+    // In a session's batch: written with the rest, or not at all.
+    let d = device(store, "S1").await;
+    let batch = |device_id: i64, action: &str| WriteBatch {
+        ops: vec![
+            WriteOp::Params { device_id: d.id, at: 4000, ops: vec![value("Device.A", "1")] },
+            WriteOp::Audit(audit(4000, "acs", action, None)),
+            WriteOp::CreateTask { device_id, kind: TaskKind::Reboot, at: 4000 },
+        ],
+    };
+    assert!(store.apply(batch(i64::MAX, "failed.batch")).await.is_err());
+    store.apply(batch(d.id, "good.batch")).await.unwrap();
+    let actions: Vec<String> = store
+        .list_audit(&AuditQuery { since: Some(4000), ..all.clone() })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.action)
+        .collect();
+    assert_eq!(actions, ["good.batch"]);
+
+    assert_eq!(store.prune_audit(2000).await.unwrap(), 2);
+    assert_eq!(find(all.clone()).await, [4000, 3000, 2000]);
+    assert_eq!(store.prune_audit(2000).await.unwrap(), 0);
+
+    // More than the store removes per statement.
+    let old = (0..10_001).map(|i| WriteOp::Audit(audit(500 + i % 7, "acs", "old", None))).collect();
+    store.apply(WriteBatch { ops: old }).await.unwrap();
+    assert_eq!(store.prune_audit(1000).await.unwrap(), 10_001);
+    assert_eq!(find(all.clone()).await, [4000, 3000, 2000]);
+}
+
 async fn configuration_changes_move_the_generation<S: Store>(store: &S) {
     let mut generation = store.config_generation();
     let mut seen = *generation.borrow_and_update();
@@ -747,6 +829,7 @@ conformance!(
     presets_and_scripts,
     channel_faults_back_off,
     api_tokens,
+    audit_log,
     configuration_changes_move_the_generation,
     a_batch_is_all_or_nothing,
     concurrent_sessions_are_all_durable,

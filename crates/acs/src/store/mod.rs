@@ -1,5 +1,5 @@
 //! The ACS's persistent state behind one [`Store`] trait: devices and their parameter trees,
-//! tasks, files and API tokens. SQLite is the embedded default ([`sqlite::SqliteStore`]);
+//! tasks, files, API tokens and the audit log. SQLite is the embedded default ([`sqlite::SqliteStore`]);
 //! PostgreSQL ([`postgres::PgStore`]) serves one node or several sharing the database.
 //!
 //! Writes from CWMP sessions arrive as [`WriteBatch`]es; implementations group the batches of
@@ -324,7 +324,82 @@ pub enum WriteOp {
         device_id: i64,
         channel: String,
     },
+    /// A decision of the session recorded with its other writes.
+    Audit(AuditRecord),
 }
+
+/// One audited decision or write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    pub at: Millis,
+    /// Who: `token:<name>` for the API, `cpe:<device key>` or `acs` for the CWMP side.
+    pub actor: String,
+    /// What, as a short stable verb: `task.create`, `device.delete`, `cpe.enrolled`, `cpe.refused` …
+    pub action: String,
+    /// What it applied to (a device key, a task id, a preset name …), if anything.
+    pub target: Option<String>,
+    /// The client's address (after trusted proxies), if known.
+    pub address: Option<String>,
+    /// Free-form details (JSON object), never containing secrets.
+    pub detail: serde_json::Value,
+}
+
+/// An audit record as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    #[serde(flatten)]
+    pub record: AuditRecord,
+}
+
+/// An audit log query: every given filter must match; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// At or after this time.
+    pub since: Option<Millis>,
+    /// Before this time.
+    pub until: Option<Millis>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub offset: u64,
+    /// At most 10,000; 0 means 100.
+    pub limit: u64,
+}
+
+/// A bound value of an [`AuditQuery`] condition.
+pub(crate) enum AuditBind<'q> {
+    Time(Millis),
+    Text(&'q str),
+}
+
+impl AuditQuery {
+    /// The query's conditions: `column operator` and the value to bind, in order.
+    pub(crate) fn conditions(&self) -> Vec<(&'static str, AuditBind<'_>)> {
+        let mut conditions = Vec::new();
+        if let Some(t) = self.since {
+            conditions.push(("at >=", AuditBind::Time(t)));
+        }
+        if let Some(t) = self.until {
+            conditions.push(("at <", AuditBind::Time(t)));
+        }
+        for (column, value) in [("actor =", &self.actor), ("action =", &self.action), ("target =", &self.target)] {
+            if let Some(v) = value {
+                conditions.push((column, AuditBind::Text(v)));
+            }
+        }
+        conditions
+    }
+
+    pub(crate) fn page_limit(&self) -> u64 {
+        if self.limit == 0 { 100 } else { self.limit.min(10_000) }
+    }
+}
+
+/// Audit rows removed per statement when old ones are pruned, so the writers wait little.
+pub(crate) const AUDIT_PRUNE_BATCH: i64 = 10_000;
 
 /// A provisioning fault of one device and channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -491,6 +566,15 @@ pub trait LocalStore: Clone + Sync + 'static {
     async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String>;
     async fn token_role(&self, token: &str) -> Result<Option<Role>>;
     async fn token_count(&self) -> Result<u64>;
+
+    /// Appends to the audit log; durable on return.
+    async fn record_audit(&self, record: AuditRecord) -> Result<()>;
+    /// Audit records matching `query`, newest first.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+    /// How many audit records match `query` (its offset and limit aside).
+    async fn count_audit(&self, query: &AuditQuery) -> Result<u64>;
+    /// Removes audit records older than `before`; returns how many.
+    async fn prune_audit(&self, before: Millis) -> Result<u64>;
 
     /// A counter that moves whenever presets, scripts or files change: here, or through
     /// another node sharing the store (promptly by notification, at worst after one poll).

@@ -14,6 +14,8 @@ pub(crate) const TASK_COLUMNS: &str = "t.id, t.device_id, d.device_key, t.kind, 
 
 pub(crate) const FILE_COLUMNS: &str = "id, name, file_type, oui, product_class, version, size, sha256, created_at";
 
+pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, address, detail";
+
 /// A column as the store's types want it.
 pub(crate) trait Columns {
     fn text(&self, col: &str) -> Result<String>;
@@ -198,5 +200,20 @@ pub(crate) fn channel_fault_from_row(row: &impl Columns) -> Result<ChannelFault>
         first_at: row.int("first_at")?,
         last_at: row.int("last_at")?,
         retry_at: row.int("retry_at")?,
+    })
+}
+
+/// An audit record from the columns of [`AUDIT_COLUMNS`].
+pub(crate) fn audit_from_row(row: &impl Columns) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.int("id")?,
+        record: AuditRecord {
+            at: row.int("at")?,
+            actor: row.text("actor")?,
+            action: row.text("action")?,
+            target: row.opt_text("target")?,
+            address: row.opt_text("address")?,
+            detail: row.json("detail")?.unwrap_or_default(),
+        },
     })
 }

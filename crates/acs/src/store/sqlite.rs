@@ -15,8 +15,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    FILE_COLUMNS, TASK_COLUMNS, channel_fault_from_row, device_from_row, file_from_row, param_from_row,
-    script_from_row, task_from_row,
+    AUDIT_COLUMNS, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row, device_from_row, file_from_row,
+    param_from_row, script_from_row, task_from_row,
 };
 use super::*;
 
@@ -28,6 +28,7 @@ const CHUNK: u64 = 1 << 20;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
     (3, include_str!("../../migrations/sqlite/0003_provisioning.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_audit.sql")),
 ];
 
 enum WriteRequest {
@@ -476,9 +477,42 @@ async fn write_batch(conn: &mut SqliteConnection, paths: &mut PathCache, batch: 
                     .execute(&mut *conn)
                     .await?;
             }
+            WriteOp::Audit(record) => {
+                sqlx::query("INSERT INTO audit (at, actor, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)")
+                    .bind(record.at)
+                    .bind(&record.actor)
+                    .bind(&record.action)
+                    .bind(&record.target)
+                    .bind(&record.address)
+                    .bind(record.detail.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
     }
     Ok(())
+}
+
+/// The WHERE clause of an [`AuditQuery`] and the query with its values bound.
+fn audit_query<'q>(
+    sql: impl FnOnce(&str) -> String,
+    q: &'q AuditQuery,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    let conditions = q.conditions();
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        let clauses: Vec<String> = conditions.iter().map(|(c, _)| format!("{c} ?")).collect();
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let mut query = sqlx::query(AssertSqlSafe(sql(&filter)));
+    for (_, value) in conditions {
+        query = match value {
+            AuditBind::Time(t) => query.bind(t),
+            AuditBind::Text(t) => query.bind(t),
+        };
+    }
+    query
 }
 
 async fn write_params(
@@ -1208,6 +1242,49 @@ impl Store for SqliteStore {
     async fn token_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&self.reader).await?;
         Ok(n as u64)
+    }
+
+    async fn record_audit(&self, record: AuditRecord) -> Result<()> {
+        // Through the session writer: it commits with whatever else is waiting.
+        Store::apply(self, WriteBatch { ops: vec![WriteOp::Audit(record)] }).await
+    }
+
+    async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let (limit, offset) = (q.page_limit(), q.offset);
+        let query = audit_query(
+            |filter| {
+                format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit {filter} ORDER BY at DESC, id DESC LIMIT {limit} OFFSET {offset}"
+                )
+            },
+            q,
+        );
+        query.fetch_all(&self.reader).await?.iter().map(audit_from_row).collect()
+    }
+
+    async fn count_audit(&self, q: &AuditQuery) -> Result<u64> {
+        let row = audit_query(|filter| format!("SELECT COUNT(*) AS n FROM audit {filter}"), q)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? as u64)
+    }
+
+    async fn prune_audit(&self, before: Millis) -> Result<u64> {
+        let mut pruned = 0;
+        loop {
+            // A batch per statement: the session writer waits for one batch at most.
+            let mut conn = self.direct().await?;
+            let done =
+                sqlx::query("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)")
+                    .bind(before)
+                    .bind(AUDIT_PRUNE_BATCH)
+                    .execute(&mut *conn)
+                    .await?;
+            pruned += done.rows_affected();
+            if done.rows_affected() < AUDIT_PRUNE_BATCH as u64 {
+                return Ok(pruned);
+            }
+        }
     }
 
     fn config_generation(&self) -> tokio::sync::watch::Receiver<u64> {

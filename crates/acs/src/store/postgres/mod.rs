@@ -27,8 +27,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::rows::{
-    FILE_COLUMNS, TASK_COLUMNS, channel_fault_from_row, device_from_row, file_from_row, param_from_row,
-    script_from_row, task_from_row,
+    AUDIT_COLUMNS, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row, device_from_row, file_from_row,
+    param_from_row, script_from_row, task_from_row,
 };
 use super::*;
 use writer::{InformOutcome, Request};
@@ -36,7 +36,10 @@ use writer::{InformOutcome, Request};
 /// Bytes per stored file chunk.
 const CHUNK: u64 = 1 << 20;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/postgres/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../migrations/postgres/0001_initial.sql")),
+    (2, include_str!("../../../migrations/postgres/0002_audit.sql")),
+];
 
 /// PostgreSQL settings (`[postgres]` in the configuration file).
 #[derive(Debug, Clone, Deserialize)]
@@ -399,6 +402,28 @@ fn task_filter(q: &TaskQuery) -> String {
         clauses.push(format!("t.status = ${n}"));
     }
     if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) }
+}
+
+/// The WHERE clause of an [`AuditQuery`] and the query with its values bound.
+fn audit_query<'q>(
+    sql: impl FnOnce(&str) -> String,
+    q: &'q AuditQuery,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let conditions = q.conditions();
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        let clauses: Vec<String> = conditions.iter().enumerate().map(|(i, (c, _))| format!("{c} ${}", i + 1)).collect();
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let mut query = sqlx::query(AssertSqlSafe(sql(&filter)));
+    for (_, value) in conditions {
+        query = match value {
+            AuditBind::Time(t) => query.bind(t),
+            AuditBind::Text(t) => query.bind(t),
+        };
+    }
+    query
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -885,6 +910,50 @@ impl Store for PgStore {
     async fn token_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(self.pool()).await?;
         Ok(n as u64)
+    }
+
+    async fn record_audit(&self, record: AuditRecord) -> Result<()> {
+        // Through the session writers: it commits with whatever else is waiting.
+        Store::apply(self, WriteBatch { ops: vec![WriteOp::Audit(record)] }).await
+    }
+
+    async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let (limit, offset) = (q.page_limit(), q.offset);
+        let query = audit_query(
+            |filter| {
+                format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit {filter} ORDER BY at DESC, id DESC LIMIT {limit} OFFSET {offset}"
+                )
+            },
+            q,
+        );
+        query.fetch_all(self.pool()).await?.iter().map(audit_from_row).collect()
+    }
+
+    async fn count_audit(&self, q: &AuditQuery) -> Result<u64> {
+        let row =
+            audit_query(|filter| format!("SELECT COUNT(*) AS n FROM audit {filter}"), q).fetch_one(self.pool()).await?;
+        Ok(row.try_get::<i64, _>("n")? as u64)
+    }
+
+    async fn prune_audit(&self, before: Millis) -> Result<u64> {
+        let mut pruned = 0;
+        loop {
+            // A batch per statement; every node prunes, each skipping the rows another is
+            // deleting.
+            let done = sqlx::query(
+                "DELETE FROM audit WHERE id IN
+                    (SELECT id FROM audit WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(before)
+            .bind(AUDIT_PRUNE_BATCH)
+            .execute(self.pool())
+            .await?;
+            pruned += done.rows_affected();
+            if done.rows_affected() < AUDIT_PRUNE_BATCH as u64 {
+                return Ok(pruned);
+            }
+        }
     }
 
     fn config_generation(&self) -> watch::Receiver<u64> {

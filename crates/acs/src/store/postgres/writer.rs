@@ -495,6 +495,19 @@ async fn write_batch(tx: &mut PgConnection, ids: &HashMap<String, i32>, batch: &
                     .execute(&mut *tx)
                     .await?;
             }
+            WriteOp::Audit(record) => {
+                sqlx::query(
+                    "INSERT INTO audit (at, actor, action, target, address, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(record.at)
+                .bind(&record.actor)
+                .bind(&record.action)
+                .bind(&record.target)
+                .bind(&record.address)
+                .bind(Json(&record.detail))
+                .execute(&mut *tx)
+                .await?;
+            }
         }
     }
     Ok(())
