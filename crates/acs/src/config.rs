@@ -17,12 +17,19 @@ pub struct CpeAuthConfig {
     /// (for labs, or when a TLS client certificate or the network vouches for devices).
     pub mode: AuthMode,
     pub realm: String,
-    /// Credentials every device without its own may use.
+    /// Credentials every device without its own may use (factory-set shared credentials).
+    /// Once a device has credentials of its own, these no longer admit it.
     pub username: Option<String>,
     pub password: Option<String>,
-    /// What to do with a device that has no credentials of its own when no shared ones are
-    /// configured: `accept` it (and log), or `refuse` it.
+    /// What to do with a device that has no credentials of its own: `enroll` admits it and
+    /// gives it its own in the same session (then required); `accept` admits it as it is
+    /// (insecure, warned at start); `refuse` refuses it. With shared credentials configured
+    /// they are required first in every case.
     pub unknown_devices: UnknownDevices,
+    /// A device maker's secret: a device presenting username = its key (3.4.4 form) and
+    /// password = [`crate::cwmp::auth::factory_password`] is (re-)enrolled, e.g. after a
+    /// factory reset. Keep it out of logs and version control.
+    pub factory_secret: Option<String>,
 }
 
 impl Default for CpeAuthConfig {
@@ -32,7 +39,8 @@ impl Default for CpeAuthConfig {
             realm: "cwmp".into(),
             username: None,
             password: None,
-            unknown_devices: UnknownDevices::Accept,
+            unknown_devices: UnknownDevices::Enroll,
+            factory_secret: None,
         }
     }
 }
@@ -47,6 +55,7 @@ pub enum AuthMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UnknownDevices {
+    Enroll,
     Accept,
     Refuse,
 }
@@ -86,6 +95,10 @@ pub struct AcsConfig {
     /// taken from the Host header of the CPE's own requests.
     pub public_url: Option<String>,
     pub cpe_auth: CpeAuthConfig,
+    /// Compatibility: a request with neither connection, cookie nor credentials joins the
+    /// only live session from its client's address, if that session was admitted without
+    /// authentication. Off by default: behind carrier-grade NAT many homes share an address.
+    pub session_by_address: bool,
     /// Most concurrent CWMP sessions; beyond it new sessions get 503 with Retry-After.
     pub max_sessions: usize,
     /// A session with no POST for this long is over (TR-069 3.7.2.4 allows >= 30 s).
@@ -125,6 +138,7 @@ impl Default for AcsConfig {
             tls: None,
             public_url: None,
             cpe_auth: CpeAuthConfig::default(),
+            session_by_address: false,
             max_sessions: 10_000,
             session_timeout: Duration::from_secs(60),
             client_timeout: Duration::from_secs(30),

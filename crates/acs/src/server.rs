@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{AcsConfig, StoreKind};
-use crate::cwmp::auth::CpeAuth;
-use crate::cwmp::{Endpoint, Transport};
+use crate::cwmp::admission::Gatekeeper;
+use crate::cwmp::endpoint::{CoreConfig, EndpointCore};
+use crate::cwmp::{Clock, Endpoint, Transport};
 use crate::metrics::Metrics;
 use crate::session::SessionConfig;
 use crate::store::postgres::PgStore;
@@ -170,21 +171,34 @@ async fn start_node<S: Store>(
     let api = TcpListener::bind(config.api_listen).await.map_err(|e| StartError::Bind(config.api_listen, e))?;
     let cwmp_addr = cwmp.local_addr().map_err(|e| StartError::Bind(config.cwmp_listen, e))?;
     let api_addr = api.local_addr().map_err(|e| StartError::Bind(config.api_listen, e))?;
+    warn_insecure(&config);
+    let session_timeout = config.session_timeout.as_millis().min(i64::MAX as u128) as i64;
     let session_config = SessionConfig {
         bootstrap_refresh: config.bootstrap_refresh,
         set_connection_request_credentials: config.set_connection_request_credentials,
+        session_timeout,
+        realm: config.cpe_auth.realm.clone(),
         ..SessionConfig::default()
     };
+    let core_config = CoreConfig {
+        session_timeout,
+        max_sessions: config.max_sessions,
+        session_by_address: config.session_by_address,
+    };
+    let seed = {
+        use rand::RngExt as _;
+        rand::rng().random()
+    };
+    let core = EndpointCore::new(Gatekeeper::new(config.cpe_auth.clone(), secret), core_config, seed);
     let endpoint = Arc::new(Endpoint {
         store: store.clone(),
-        auth: CpeAuth::new(config.cpe_auth.clone(), secret),
-        registry: Default::default(),
+        core: std::sync::Mutex::new(core),
         limits: cwmp_wire::Limits { max_body_bytes: config.max_body_bytes, ..Default::default() },
-        slots: Arc::new(Semaphore::new(config.max_sessions)),
         metrics: Arc::new(Metrics::default()),
         session_config,
         config,
         cluster: cluster.clone(),
+        clock: Clock::System,
     });
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -196,6 +210,26 @@ async fn start_node<S: Store>(
     tasks.spawn(housekeeping(endpoint.clone(), watch_rx));
     tracing::info!(%cwmp_addr, %api_addr, "ACS started");
     Ok(Running { cwmp_addr, api_addr, admin_token, endpoint, shutdown, tasks })
+}
+
+/// Says at start which settings leave CPEs unauthenticated or exposed.
+fn warn_insecure(config: &AcsConfig) {
+    use crate::config::{AuthMode, UnknownDevices};
+    if config.cpe_auth.mode == AuthMode::None {
+        tracing::warn!("cpe_auth.mode = \"none\": CPEs are not authenticated; any client can speak for any device");
+    } else if config.cpe_auth.unknown_devices == UnknownDevices::Accept {
+        tracing::warn!(
+            "cpe_auth.unknown_devices = \"accept\": devices without credentials of their own are let in unauthenticated"
+        );
+    }
+    if config.session_by_address {
+        tracing::warn!(
+            "session_by_address = true: requests without cookie or credentials join the unauthenticated session from their address"
+        );
+    }
+    if !config.api_auth {
+        tracing::warn!("api_auth = false: the REST API answers anyone who reaches it");
+    }
 }
 
 /// Creates the first admin API token when the store has none, and saves it in the data

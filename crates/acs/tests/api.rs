@@ -181,7 +181,7 @@ async fn one_device_credentials_and_delete() {
     assert_eq!(r.status, 200);
     let device = r.json();
     assert_eq!((device["serialNumber"].as_str(), device["inSession"].as_bool()), (Some("X9"), Some(false)));
-    assert_eq!(device["hasCredentials"], false);
+    assert_eq!(device["hasCredentials"], true, "enrolled on first contact");
     assert!(device["lastEvents"].as_array().unwrap().contains(&json!("0 BOOTSTRAP")));
     let params = device["parameters"].as_array().unwrap();
     assert!(params.iter().any(|p| p["path"] == "Device.DeviceInfo.SoftwareVersion" && p["value"] == "2.0"), "{device}");
@@ -203,6 +203,9 @@ async fn one_device_credentials_and_delete() {
     let device = acs.get(&path).await;
     assert_eq!(device.json()["hasCredentials"], true);
     assert!(!String::from_utf8_lossy(&device.body).contains("s3cret!"));
+    // The credentials it was given on first contact are replaced.
+    assert_eq!(cpe.session(&["2 PERIODIC"]).await, Err("401 from the ACS after credentials".into()));
+    *cpe.acs_credentials.lock().unwrap() = None;
     assert_eq!(cpe.session(&["2 PERIODIC"]).await, Err("401 from the ACS".into()));
     *cpe.acs_credentials.lock().unwrap() = Some(("cpe-x9".into(), "wrong".into()));
     assert_eq!(cpe.session(&["2 PERIODIC"]).await, Err("401 from the ACS after credentials".into()));
@@ -215,8 +218,11 @@ async fn one_device_credentials_and_delete() {
     let missing = acs.call(Method::PUT, "/devices/nobody/credentials", Some(json!({"username": "u", "password": "p"})));
     assert_eq!(missing.await.status, 404);
     assert_eq!(acs.delete(&creds_path).await.status, 204);
+    // Removing them re-enrols the device: it is let in once more and given new ones.
     *cpe.acs_credentials.lock().unwrap() = None;
-    cpe.session(&["2 PERIODIC"]).await.expect("open again after the credentials are removed");
+    assert_eq!(cpe.session(&["2 PERIODIC"]).await.unwrap()[0], "SetParameterValues");
+    assert!(cpe.acs_credentials.lock().unwrap().as_ref().is_some_and(|(u, _)| *u == cpe.id()));
+    cpe.session(&["2 PERIODIC"]).await.expect("a session with the new credentials");
 
     // Delete: the device and its tasks go.
     let task = acs.post(&format!("{path}/tasks"), json!({"name": "reboot"})).await.json();

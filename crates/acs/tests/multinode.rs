@@ -65,18 +65,19 @@ async fn leases_fence_and_hand_over() {
     let b = Cluster::new(store_b.clone(), Some("b".into()), ttl);
     let key = device_key("L1");
 
-    let Begin::Started { device, lease: first } = a.begin_session(record("L1", 1000), "s1", None).await.unwrap() else {
+    let Begin::Started { device, lease: first } = a.begin_session(record("L1", 1000), "s1", None, None).await.unwrap()
+    else {
         panic!("a free device is claimed")
     };
     // Another node is refused, and the refused Inform is not recorded.
-    let Begin::Busy { retry_after } = b.begin_session(record("L1", 2000), "s2", None).await.unwrap() else {
+    let Begin::Busy { retry_after } = b.begin_session(record("L1", 2000), "s2", None, None).await.unwrap() else {
         panic!("a held device is refused")
     };
     assert!(retry_after > Duration::ZERO && retry_after <= ttl, "{retry_after:?}");
     assert_eq!(store_b.device(&key).await.unwrap().unwrap().last_inform, Some(1000));
     // Another process given the same node name is another owner all the same.
     let namesake = Cluster::new(store_b.clone(), Some("a".into()), ttl);
-    assert!(matches!(namesake.begin_session(record("L1", 2000), "s2", None).await.unwrap(), Begin::Busy { .. }));
+    assert!(matches!(namesake.begin_session(record("L1", 2000), "s2", None, None).await.unwrap(), Begin::Busy { .. }));
     assert!(b.in_session(&key).await.unwrap());
     // Nothing to take over before the first checkpoint.
     assert!(b.resume(ResumeKey::Session("s1")).await.unwrap().is_none());
@@ -107,19 +108,23 @@ async fn leases_fence_and_hand_over() {
     assert!(b.resume(ResumeKey::Session("s1")).await.unwrap().is_none(), "an ended session is gone");
 
     // A lease nobody renews expires: the device's next session may start elsewhere.
-    let Begin::Started { .. } = a.begin_session(record("L1", 3000), "s3", Some("10.0.0.7".into())).await.unwrap()
+    let Begin::Started { .. } = a.begin_session(record("L1", 3000), "s3", Some("10.0.0.7".into()), None).await.unwrap()
     else {
         panic!()
     };
-    assert!(matches!(b.begin_session(record("L1", 3001), "s4", None).await.unwrap(), Begin::Busy { .. }));
+    assert!(matches!(b.begin_session(record("L1", 3001), "s4", None, None).await.unwrap(), Begin::Busy { .. }));
     tokio::time::sleep(ttl + Duration::from_millis(300)).await;
     assert!(!b.in_session(&key).await.unwrap());
-    let Begin::Started { lease, .. } = b.begin_session(record("L1", 4000), "s4", None).await.unwrap() else {
+    let Begin::Started { lease, .. } = b.begin_session(record("L1", 4000), "s4", None, None).await.unwrap() else {
         panic!("an expired lease is free")
     };
-    // The same node may replace its own session (a new Inform ends the previous one).
-    let Begin::Started { lease: replaced, .. } = b.begin_session(record("L1", 4001), "s5", None).await.unwrap() else {
-        panic!("a node replaces its own session")
+    // One session at a time, even on the same node (TR-069 3.7)...
+    assert!(matches!(b.begin_session(record("L1", 4001), "s5", None, None).await.unwrap(), Begin::Busy { .. }));
+    // ...but the client that holds it may start afresh (a new Inform on its connection).
+    let Begin::Started { lease: replaced, .. } =
+        b.begin_session(record("L1", 4001), "s5", None, Some("s4".into())).await.unwrap()
+    else {
+        panic!("the same client replaces its session")
     };
     assert!(replaced.token > lease.token);
     assert_eq!(b.step(&lease, WriteBatch::default(), Some("{}".into())).await.unwrap(), StepOutcome::LeaseLost);

@@ -24,6 +24,14 @@ fn answer(cpe: &mut ModelDevice, request: &Message) -> Result<Message, Fault> {
     })
 }
 
+/// These sessions are written by hand without authentication: devices are let in as they are
+/// (enrolment is tested in `cpe_auth.rs`), and only provisioning asks for RPCs.
+fn no_enrolment(c: &mut cwmp_acs::config::AcsConfig) {
+    c.bootstrap_refresh = false;
+    c.set_connection_request_credentials = false;
+    c.cpe_auth.unknown_devices = cwmp_acs::config::UnknownDevices::Accept;
+}
+
 /// One session: Inform, then answer every request until 204. Returns the methods asked.
 async fn session(acs: &Acs, cpe: &mut ModelDevice, serial: &str) -> Vec<String> {
     let mut http = TestCpe::connect(acs.running.cwmp_addr).await;
@@ -50,11 +58,7 @@ async fn session(acs: &Acs, cpe: &mut ModelDevice, serial: &str) -> Vec<String> 
 
 #[tokio::test]
 async fn a_fleet_converges_stays_converged_and_follows_a_changed_preset() {
-    let acs = Acs::start_with(|c| {
-        c.bootstrap_refresh = false;
-        c.set_connection_request_credentials = false;
-    })
-    .await;
+    let acs = Acs::start_with(no_enrolment).await;
     let preset = json!({
         "channel": "base",
         "precondition": "DeviceID.ProductClass = \"Box\"",
@@ -96,11 +100,7 @@ async fn a_fleet_converges_stays_converged_and_follows_a_changed_preset() {
 
 #[tokio::test]
 async fn channel_faults_are_visible_and_clearable() {
-    let acs = Acs::start_with(|c| {
-        c.bootstrap_refresh = false;
-        c.set_connection_request_credentials = false;
-    })
-    .await;
+    let acs = Acs::start_with(no_enrolment).await;
     let broken = json!({"channel": "bad", "configurations": [
         {"type": "value", "path": "Device.ManagementServer.PeriodicInformInterval", "value": "not a number"}
     ]});

@@ -337,11 +337,20 @@ async fn tags_and_credentials<S: Store>(store: &S) {
         .unwrap();
     assert_eq!(store.device(&d.key).await.unwrap().unwrap().tags, ["c"]);
 
-    let creds = DeviceCredentials { username: "u".into(), ha1: "h".into(), password_hash: "p".into() };
+    let creds = DeviceCredentials { username: "u".into(), ha1: "h".into(), password_hash: "p".into(), confirmed: true };
     store.set_credentials(&d.key, Some(creds.clone())).await.unwrap();
-    assert_eq!(store.device(&d.key).await.unwrap().unwrap().credentials, Some(creds));
+    assert_eq!(store.device(&d.key).await.unwrap().unwrap().credentials, Some(creds.clone()));
     store.set_credentials(&d.key, None).await.unwrap();
     assert_eq!(store.device(&d.key).await.unwrap().unwrap().credentials, None);
+    // Enrolment writes them unconfirmed with a session's batch, then confirms them.
+    let pending = DeviceCredentials { confirmed: false, ..creds.clone() };
+    for c in [Some(pending), Some(creds), None] {
+        store
+            .apply(WriteBatch { ops: vec![WriteOp::Credentials { device_id: d.id, credentials: c.clone() }] })
+            .await
+            .unwrap();
+        assert_eq!(store.device(&d.key).await.unwrap().unwrap().credentials, c);
+    }
     assert!(matches!(store.set_credentials("nobody", None).await, Err(StoreError::NotFound(_))));
 
     let cr = WriteOp::ConnectionRequestCredentials { device_id: d.id, username: "cru".into(), password: "crp".into() };

@@ -229,7 +229,8 @@ pub async fn set_credentials<S: Store>(
     if c.password.is_empty() || c.password.len() > 256 {
         return Err(ApiError::bad("password must be 1 to 256 bytes"));
     }
-    let hashed = crate::cwmp::auth::hash_credentials(&c.username, &c.password, state.endpoint.auth.realm());
+    let realm = &state.endpoint.session_config.realm;
+    let hashed = crate::cwmp::auth::hash_credentials(&c.username, &c.password, realm, &mut rand::rng(), true);
     state.store().set_credentials(&key, Some(hashed)).await?;
     tracing::info!(device = %key, username = %c.username, "CPE credentials set");
     Ok(StatusCode::NO_CONTENT)

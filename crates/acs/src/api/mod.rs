@@ -122,7 +122,7 @@ async fn openapi_document() -> Json<serde_json::Value> {
 /// `GET /health`: 200 when the store answers.
 async fn health<S: Store>(State(state): St<S>) -> Response {
     match state.store().token_count().await {
-        Ok(_) => Json(json!({ "status": "ok", "liveSessions": state.endpoint.registry.len() })).into_response(),
+        Ok(_) => Json(json!({ "status": "ok", "liveSessions": state.endpoint.live_session_count() })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: store failed");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "error": e.to_string() })))
@@ -137,7 +137,7 @@ async fn metrics<S: Store>(State(state): St<S>) -> Response {
         Ok(n) => n,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let text = state.endpoint.metrics.render(state.endpoint.registry.len(), open);
+    let text = state.endpoint.metrics.render(state.endpoint.live_session_count(), open);
     let mut response = text.into_response();
     response
         .headers_mut()

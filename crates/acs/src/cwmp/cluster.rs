@@ -5,23 +5,17 @@
 //! Retry-After until that lease ends.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cwmp_wire::Envelope;
 use hyper::StatusCode;
-use hyper::header::{self, HeaderValue};
+use hyper::http::request::Parts;
 
-use super::registry::{LiveSession, SessionRef};
-use super::{COOKIE, Connection, Endpoint, HttpResponse, text_response};
+use super::endpoint::RequestFacts;
+use super::{Connection, Endpoint, HttpResponse, LiveSession, SessionRef, text_response};
 use crate::session::{AcsSession, Step};
 use crate::store::postgres::cluster::{Lease, ResumeKey, StepOutcome};
-use crate::store::{Store, StoreError, WriteBatch};
-
-/// A registered session with its id (skipped while a request holds it).
-fn with_id(live: SessionRef) -> Option<(String, SessionRef)> {
-    let id = live.try_lock().ok()?.id.clone();
-    Some((id, live))
-}
+use crate::store::{Millis, Store, StoreError, WriteBatch};
 
 /// The session's lease is another's now (a new session of the device, or another node that
 /// took this one over): the step wrote nothing and must not be answered from this copy.
@@ -76,61 +70,56 @@ impl<S: Store> Endpoint<S> {
         let limit = self.config.session_timeout.as_secs().max(1);
         let seconds = retry_after.as_secs_f64().ceil().clamp(1.0, limit as f64) as u64;
         tracing::info!(device, seconds, "device in session on another node");
-        let mut r = text_response(StatusCode::SERVICE_UNAVAILABLE, "the device is in a session elsewhere\n");
-        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        r
+        super::retry_after(StatusCode::SERVICE_UNAVAILABLE, "busy: retry later\n", seconds)
     }
 
-    /// The request's session: on this node, or (several nodes) taken over from another. With
-    /// a cookie, only the cookie's session will do: behind one NAT address many CPEs share a
-    /// client IP, and a cookie unknown here is most often a session living on another node.
-    /// Without one: the device the connection authenticated as, then the only session from
-    /// the client's address.
-    pub(super) async fn locate_session(
+    /// The request's session on another node (several nodes), taken over from its
+    /// checkpoint, by the same rules as on one node: the session cookie, the device the
+    /// connection authenticated as or its request's credentials prove, or (compatibility)
+    /// the only session from the client's address admitted without authentication.
+    pub(super) async fn locate_elsewhere(
         &self,
-        parts: &hyper::http::request::Parts,
+        facts: &RequestFacts<'_>,
         conn: &mut Connection,
+        now: Millis,
     ) -> Result<Option<(String, SessionRef)>, StoreError> {
         if self.cluster.is_none() {
-            return Ok(self.find_session(parts, conn));
-        }
-        if let Some(s) = &conn.session {
-            return Ok(Some(s.clone()));
-        }
-        let cookies = parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
-        let cookie = cwmp_http::cookies::find_cookie(cookies, COOKIE).map(str::to_owned);
-        if let Some(id) = &cookie {
-            if let Some(s) = self.registry.by_id(id) {
-                return Ok(Some((id.clone(), s)));
-            }
-            if let Some(found) = self.take_over(ResumeKey::Session(id), conn).await? {
-                return Ok(Some(found));
-            }
-        }
-        if let Some(user) = conn.authenticated.clone() {
-            if let Some(found) = self.registry.by_device(&user).and_then(with_id) {
-                return Ok(Some(found));
-            }
-            if let Some(found) = self.take_over(ResumeKey::Device(&user), conn).await? {
-                return Ok(Some(found));
-            }
-        }
-        if cookie.is_some() {
             return Ok(None);
         }
-        if let Some(found) = self.registry.by_client_ip(conn.peer.ip()).and_then(with_id) {
+        if !conn.state.refused {
+            if let Some(id) = facts.cookie
+                && let Some(found) = self.take_over(ResumeKey::Session(id), conn, now).await?
+            {
+                return Ok(Some(found));
+            }
+            if let Some(key) = conn.state.authenticated.clone()
+                && let Some(found) = self.take_over(ResumeKey::Device(&key), conn, now).await?
+            {
+                return Ok(Some(found));
+            }
+        }
+        // Credentials name the device (the ACS makes the username the device's key).
+        let username = self.core().presented_username(facts);
+        if let Some(username) = username
+            && let Some(device) = self.store.device(&username).await?
+            && self.core().authenticates(&mut conn.state, facts, &device, now)
+            && let Some(found) = self.take_over(ResumeKey::Device(&device.key), conn, now).await?
+        {
             return Ok(Some(found));
         }
-        self.take_over(ResumeKey::ClientIp(conn.peer.ip()), conn).await
+        if self.config.session_by_address && !conn.state.refused {
+            return self.take_over(ResumeKey::ClientIp(conn.state.peer), conn, now).await;
+        }
+        Ok(None)
     }
 
-    /// Takes a live session over from its checkpoint and registers it here.
+    /// Takes a live session over from its checkpoint and registers it here, with the
+    /// request that found it in flight.
     async fn take_over(
         &self,
         key: ResumeKey<'_>,
-        conn: &Connection,
+        conn: &mut Connection,
+        now: Millis,
     ) -> Result<Option<(String, SessionRef)>, StoreError> {
         let Some(cluster) = &self.cluster else { return Ok(None) };
         let Some(resumed) = cluster.resume(key).await? else { return Ok(None) };
@@ -142,20 +131,14 @@ impl<S: Store> Endpoint<S> {
                 return Ok(None);
             }
         };
-        let device = session.device().key.clone();
-        tracing::info!(%device, session = %resumed.session_id, "session taken over from its checkpoint");
-        let live = Arc::new(tokio::sync::Mutex::new(LiveSession {
-            id: resumed.session_id.clone(),
-            session,
-            client_ip: conn.peer.ip(),
-            last_activity: Instant::now(),
-            started: Instant::now(),
-            // A session already running is not refused for want of a slot.
-            _permit: self.slots.clone().try_acquire_owned().ok(),
-            lease: Some(resumed.lease),
-        }));
-        self.registry.insert(resumed.session_id.clone(), device, conn.peer.ip(), live.clone());
-        Ok(Some((resumed.session_id, live)))
+        let device = session.device().clone();
+        tracing::info!(device = %device.key, session = %resumed.session_id, "session taken over from its checkpoint");
+        let id = resumed.session_id.clone();
+        let live = LiveSession { id: id.clone(), session, started: now, lease: Some(resumed.lease) };
+        let live = Arc::new(tokio::sync::Mutex::new(live));
+        let by_address = matches!(key, ResumeKey::ClientIp(_));
+        self.core().adopt(&mut conn.state, &id, &device, by_address, live.clone(), now);
+        Ok(Some((id, live)))
     }
 
     /// The session this node was running moved on elsewhere (the CPE came back here after
@@ -165,13 +148,13 @@ impl<S: Store> Endpoint<S> {
         &self,
         id: &str,
         env: Option<Envelope>,
-        parts: &hyper::http::request::Parts,
+        parts: &Parts,
         conn: &mut Connection,
-        now: i64,
+        now: Millis,
     ) -> HttpResponse {
-        self.registry.remove(id);
-        match self.take_over(ResumeKey::Session(id), conn).await {
-            Ok(Some((id, live))) => match self.step(id, live, env, parts, conn, now).await {
+        self.core().end(id);
+        match self.take_over(ResumeKey::Session(id), conn, now).await {
+            Ok(Some((id, live))) => match self.step(&id, live, env, parts, conn, now).await {
                 Ok(response) => response,
                 // Taken again in between: the CPE retries.
                 Err(LeaseLost) => self.busy("(moving session)", Duration::ZERO),
@@ -183,7 +166,7 @@ impl<S: Store> Endpoint<S> {
 
     /// Whether the device is in a session, on this node or (several nodes) on any.
     pub async fn device_in_session(&self, device_key: &str) -> bool {
-        if self.registry.by_device(device_key).is_some() {
+        if self.core().device_in_session(device_key, self.clock.now()) {
             return true;
         }
         let Some(cluster) = &self.cluster else { return false };
@@ -196,7 +179,7 @@ impl<S: Store> Endpoint<S> {
     /// Drops this node's copy of a session another node took over (its NOTIFY).
     pub fn forget_moved(&self, owner: &str, session_id: &str) {
         if self.cluster.as_ref().is_some_and(|c| c.node_id() != owner) {
-            self.registry.remove(session_id);
+            self.core().end(session_id);
         }
     }
 }

@@ -1,56 +1,87 @@
 //! The CWMP endpoint: an HTTP/1.1 server (hyper) bound to the sans-IO session machine.
 //!
-//! One hyper connection task per TCP (or TLS) connection; its service keeps the connection's
-//! session and authentication. Sessions are also found by cookie, so a CPE that reconnects
-//! mid-session resumes (TR-069 3.4.2), and by authenticated device or client address for a
-//! CPE that loses its cookie. The same listener serves files for Download (`/files/…`) and
-//! takes uploads (`PUT /upload/…`). With several nodes on PostgreSQL, [`cluster`] adds the
-//! session lease, the checkpoint after each step and the take-over on another node.
+//! The decisions (authenticate, challenge, refuse, find or start the session, one per
+//! device, 503) are made by [`endpoint::EndpointCore`] without I/O; this shell moves bytes,
+//! calls the store and the session machine, and asks the core at every turn. One hyper
+//! connection task per TCP (or TLS) connection keeps that connection's state. The same
+//! listener serves files for Download (`/files/…`) and takes uploads (`PUT /upload/…`).
+//! With several nodes on PostgreSQL, [`cluster`] adds the session lease, the checkpoint after
+//! each step and the take-over on another node.
 
+pub mod admission;
 pub mod auth;
 mod cluster;
+pub mod endpoint;
 mod files;
-pub mod registry;
+pub mod sessions;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
-use cwmp_http::digest::NonceCountGuard;
 use cwmp_wire::{EncodeOptions, Envelope, Limits, Message};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
-use tokio::sync::Semaphore;
+use serde_json::json;
 
 use crate::config::AcsConfig;
 use crate::metrics::Metrics;
-use crate::session::{AcsSession, InformError, Reply, SessionConfig, SessionInputs, Step, accept_inform};
-use crate::store::postgres::cluster::{Begin, Cluster};
-use crate::store::{Device, Store, Task, now_millis};
+use crate::session::{
+    AcsSession, InformError, Reply, SessionAdmission, SessionConfig, SessionInputs, Step, accept_inform,
+};
+use crate::store::postgres::cluster::{Begin, Cluster, Lease};
+use crate::store::{AuditRecord, Device, Millis, Store, Task, now_millis};
 use crate::tasks::TaskKind;
-use auth::{CpeAuth, Verdict};
 use cluster::{LeaseLost, Save};
 use cwmp_http::compression::ContentEncoding;
-use registry::{LiveSession, Registry, SessionRef};
+use endpoint::{AuditRefusal, ConnState, EndpointCore, InformDecision, Located, RequestFacts};
 
 const COOKIE: &str = "cwmp_session";
+
+/// A session and what the shell keeps with it.
+pub struct LiveSession {
+    pub id: String,
+    pub session: AcsSession,
+    pub started: Millis,
+    /// With several nodes: the device's session lease this session runs under.
+    pub lease: Option<Lease>,
+}
+
+pub type SessionRef = Arc<tokio::sync::Mutex<LiveSession>>;
+
+/// Where the endpoint reads the time: the system clock, or a test's virtual clock.
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Manual(Arc<AtomicI64>),
+}
+
+impl Clock {
+    pub fn now(&self) -> Millis {
+        match self {
+            Clock::System => now_millis(),
+            Clock::Manual(t) => t.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// What every connection shares.
 pub struct Endpoint<S> {
     pub store: S,
     pub config: AcsConfig,
     pub session_config: SessionConfig,
-    pub auth: CpeAuth,
-    pub registry: Registry,
+    pub core: Mutex<EndpointCore<SessionRef>>,
     pub limits: Limits,
-    pub slots: Arc<Semaphore>,
     pub metrics: Arc<Metrics>,
     /// Set when several nodes share the store (PostgreSQL): leases, checkpoints, take-overs.
     pub cluster: Option<Arc<Cluster>>,
+    pub clock: Clock,
 }
 
 /// How a connection reached the endpoint.
@@ -64,23 +95,25 @@ pub enum Transport {
 }
 
 /// What one connection remembers between its requests.
-struct Connection {
-    peer: SocketAddr,
-    tls: bool,
-    /// The CN of a verified client certificate (TR-069 3.3).
-    client_identity: Option<String>,
-    session: Option<(String, SessionRef)>,
-    /// The user this connection authenticated as (3.4.4: credentials on one request cover the
-    /// following requests of the same connection).
-    authenticated: Option<String>,
-    nonce_guard: NonceCountGuard,
+pub struct Connection {
+    state: ConnState,
     /// How to encode this request's SOAP reply (from its Accept-Encoding).
     reply_coding: ContentEncoding,
     /// The device of the connection's latest session, for logs.
     device: Option<String>,
 }
 
-type HttpResponse = Response<Full<Bytes>>;
+impl Connection {
+    pub fn new(peer: SocketAddr, transport: Transport) -> Connection {
+        let state = match transport {
+            Transport::Plain => ConnState::new(peer.ip(), false, None),
+            Transport::Tls { client_identity } => ConnState::new(peer.ip(), true, client_identity),
+        };
+        Connection { state, reply_coding: ContentEncoding::Identity, device: None }
+    }
+}
+
+pub type HttpResponse = Response<Full<Bytes>>;
 
 fn response(status: StatusCode) -> HttpResponse {
     let mut r = Response::new(Full::new(Bytes::new()));
@@ -95,26 +128,34 @@ fn text_response(status: StatusCode, text: &str) -> HttpResponse {
     r
 }
 
+fn retry_after(status: StatusCode, text: &str, seconds: u64) -> HttpResponse {
+    let mut r = text_response(status, text);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    r
+}
+
+/// The request's credentials and session cookie, as the core reads them.
+fn facts(parts: &Parts) -> RequestFacts<'_> {
+    let cookies = parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+    RequestFacts {
+        authorization: parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
+        cookie: cwmp_http::cookies::find_cookie(cookies, COOKIE),
+        uri: parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+    }
+}
+
 impl<S: Store> Endpoint<S> {
+    /// The decisions' core. Held only between awaits, never across one.
+    pub(crate) fn core(&self) -> MutexGuard<'_, EndpointCore<SessionRef>> {
+        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Serves one accepted connection until it closes.
     pub async fn serve_connection<IO>(self: Arc<Self>, io: IO, peer: SocketAddr, transport: Transport)
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let (tls, client_identity) = match transport {
-            Transport::Plain => (false, None),
-            Transport::Tls { client_identity } => (true, client_identity),
-        };
-        let conn = Arc::new(tokio::sync::Mutex::new(Connection {
-            peer,
-            tls,
-            client_identity,
-            session: None,
-            authenticated: None,
-            nonce_guard: NonceCountGuard::new(256),
-            reply_coding: ContentEncoding::Identity,
-            device: None,
-        }));
+        let conn = Arc::new(tokio::sync::Mutex::new(Connection::new(peer, transport)));
         let endpoint = self.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let endpoint = endpoint.clone();
@@ -147,19 +188,15 @@ impl<S: Store> Endpoint<S> {
         }
         let mut conn = conn.lock().await;
         let started = Instant::now();
-        // Logs of a request carry its peer, session and device.
-        let span = tracing::info_span!(
-            "cwmp",
-            peer = %conn.peer,
-            session = conn.session.as_ref().map(|(id, _)| &id[..8]).unwrap_or_default(),
-            device = conn.device.as_deref().unwrap_or_default(),
-        );
-        let response = tracing::Instrument::instrument(self.cwmp(req, &mut conn), span).await;
+        let response = match self.read_body(req).await {
+            Ok((parts, body)) => self.post(&mut conn, &parts, &body).await,
+            Err(r) => r,
+        };
         self.metrics.observe_request(started.elapsed());
         response
     }
 
-    async fn read_body(&self, req: Request<Incoming>) -> Result<(hyper::http::request::Parts, Vec<u8>), HttpResponse> {
+    async fn read_body(&self, req: Request<Incoming>) -> Result<(Parts, Vec<u8>), HttpResponse> {
         let (parts, body) = req.into_parts();
         let limit = self.config.max_body_bytes;
         let collected = tokio::time::timeout(self.config.client_timeout, Limited::new(body, limit).collect()).await;
@@ -179,35 +216,43 @@ impl<S: Store> Endpoint<S> {
         }
     }
 
-    async fn cwmp(&self, req: Request<Incoming>, conn: &mut Connection) -> HttpResponse {
-        let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+    /// One CWMP POST whose body has been read (and decompressed), on `conn`.
+    pub async fn post(&self, conn: &mut Connection, parts: &Parts, body: &[u8]) -> HttpResponse {
+        // Logs of a request carry its peer, session and device.
+        let span = tracing::info_span!(
+            "cwmp",
+            peer = %conn.state.peer,
+            session = conn.state.session.as_deref().map(|id| &id[..8]).unwrap_or_default(),
+            device = conn.device.as_deref().unwrap_or_default(),
+        );
+        tracing::Instrument::instrument(self.cwmp(conn, parts, body), span).await
+    }
+
+    async fn cwmp(&self, conn: &mut Connection, parts: &Parts, body: &[u8]) -> HttpResponse {
+        let accept_encoding = parts.headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
         conn.reply_coding = cwmp_http::compression::choose_response_encoding(accept_encoding);
-        let (parts, body) = match self.read_body(req).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
         let envelope = if body.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
-            match cwmp_wire::decode(&body, &self.limits) {
+            match cwmp_wire::decode(body, &self.limits) {
                 Ok(env) => Some(env),
-                Err(e) => return self.undecodable(e, conn).await,
+                Err(e) => return self.undecodable(e, conn),
             }
         };
-        let now = now_millis();
+        let now = self.clock.now();
         match envelope {
-            Some(env) if matches!(env.message, Message::Inform(_)) => self.inform(env, &parts, conn, now).await,
-            other => self.in_session(other, &parts, conn, now).await,
+            Some(env) if matches!(env.message, Message::Inform(_)) => self.inform(env, parts, conn, now).await,
+            other => self.in_session(other, parts, conn, now).await,
         }
     }
 
     /// A body that is not a usable envelope: 400 and the session fails (3.7.2.4), or a fault
     /// when the envelope was sound but a request's arguments were not.
-    async fn undecodable(&self, e: cwmp_wire::DecodeError, conn: &mut Connection) -> HttpResponse {
+    fn undecodable(&self, e: cwmp_wire::DecodeError, conn: &mut Connection) -> HttpResponse {
         self.metrics.inc_malformed();
-        tracing::info!(peer = %conn.peer, error = %e, "undecodable CWMP body");
+        tracing::info!(error = %e, "undecodable CWMP body");
         let is_request = e.method.as_deref().and_then(cwmp_wire::rpc::responder).is_some();
-        if !e.is_malformed() && is_request && conn.session.is_some() {
+        if !e.is_malformed() && is_request && conn.state.session.is_some() {
             let mut fault = Envelope::new(
                 e.namespace.unwrap_or_default(),
                 Message::Fault(cwmp_wire::Fault::with_string(e.acs_fault_code(), e.to_string())),
@@ -215,19 +260,17 @@ impl<S: Store> Endpoint<S> {
             fault.header.id = e.id.clone();
             return self.soap_response(&fault, None, conn.reply_coding);
         }
-        self.end_session(conn);
+        if let Some(id) = conn.state.session.take() {
+            self.core().end(&id);
+        }
         text_response(StatusCode::BAD_REQUEST, &format!("{e}\n"))
     }
 
-    fn end_session(&self, conn: &mut Connection) {
-        if let Some((id, _)) = conn.session.take() {
-            self.registry.remove(&id);
-        }
-    }
-
-    fn challenge(&self, conn: &Connection, stale: bool) -> HttpResponse {
+    /// 401 with a challenge (the client learns nothing else).
+    fn unauthorized(&self, challenges: Vec<String>) -> HttpResponse {
+        self.metrics.inc_auth_failure();
         let mut r = response(StatusCode::UNAUTHORIZED);
-        for value in self.auth.challenges(conn.tls, stale, (now_millis() / 1000) as u64) {
+        for value in challenges {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 r.headers_mut().append(header::WWW_AUTHENTICATE, v);
             }
@@ -235,57 +278,27 @@ impl<S: Store> Endpoint<S> {
         r
     }
 
-    /// Checks the request's credentials for `device` (or the shared ones); `None` to go on.
-    fn authenticate(
-        &self,
-        key: Option<&str>,
-        device: Option<&Device>,
-        parts: &hyper::http::request::Parts,
-        conn: &mut Connection,
-    ) -> Option<HttpResponse> {
-        // 3.3: a verified client certificate whose CN is the device's identity (the 3.4.4
-        // username form) authenticates it; a generic certificate does not.
-        if let (Some(cn), Some(key)) = (&conn.client_identity, key)
-            && cn == key
-        {
-            return None;
-        }
-        let creds = device.and_then(|d| d.credentials.as_ref());
-        let expected = self.auth.expected(creds);
-        if let (Some(user), auth::Expected::Device(c)) = (&conn.authenticated, &expected)
-            && *user == c.username
-        {
-            return None;
-        }
-        let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let now = (now_millis() / 1000) as u64;
-        match self.auth.check(expected, authorization, "POST", uri, conn.tls, now, &mut conn.nonce_guard) {
-            Verdict::Pass(user) => {
-                if user.is_some() {
-                    conn.authenticated = user;
-                }
-                None
-            }
-            Verdict::Challenge { stale } => {
-                self.metrics.inc_auth_failure();
-                Some(self.challenge(conn, stale))
-            }
-            Verdict::Forbidden => {
-                self.metrics.inc_auth_failure();
-                Some(text_response(StatusCode::FORBIDDEN, "device not allowed\n"))
-            }
+    /// Records a refusal in the audit log (the core spaces them out per device and address).
+    async fn audit_refusal(&self, audit: Option<AuditRefusal>) {
+        let Some(a) = audit else { return };
+        tracing::info!(device = a.device.as_deref().unwrap_or_default(), address = %a.address,
+            reason = a.refusal.reason, "CPE refused");
+        let record = AuditRecord {
+            at: self.clock.now(),
+            actor: "acs".into(),
+            action: "cpe.refused".into(),
+            target: a.device,
+            address: Some(a.address.to_string()),
+            detail: json!({ "reason": a.refusal.reason, "username": a.refusal.username }),
+        };
+        if let Err(e) = self.store.record_audit(record).await {
+            tracing::warn!(error = %e, "refusal not recorded in the audit log");
         }
     }
 
-    async fn inform(
-        &self,
-        env: Envelope,
-        parts: &hyper::http::request::Parts,
-        conn: &mut Connection,
-        now: i64,
-    ) -> HttpResponse {
-        let accepted = match accept_inform(&env, &self.session_config.versions, now, Some(conn.peer.ip().to_string())) {
+    async fn inform(&self, env: Envelope, parts: &Parts, conn: &mut Connection, now: Millis) -> HttpResponse {
+        let peer = Some(conn.state.peer.to_string());
+        let accepted = match accept_inform(&env, &self.session_config.versions, now, peer) {
             Ok(a) => a,
             Err(InformError::Fault(fault)) => return self.soap_response(&fault, None, conn.reply_coding),
             Err(InformError::NotInform) => return text_response(StatusCode::BAD_REQUEST, "expected an Inform\n"),
@@ -295,33 +308,64 @@ impl<S: Store> Endpoint<S> {
             Ok(d) => d,
             Err(e) => return self.unavailable(&e),
         };
-        if let Some(r) = self.authenticate(Some(&key), known.as_ref(), parts, conn) {
-            return r;
-        }
-        // A new Inform starts a new session (3.7: at most one per CPE); the connection's or
-        // the device's previous one is over.
-        self.end_session(conn);
-        let permit = match self.slots.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let decision = self.core().inform(&mut conn.state, &facts(parts), &key, known.as_ref(), now);
+        let (id, admitted, enrol, seed, replaced) = match decision {
+            InformDecision::Start { id, admitted, enrol, seed, replaced } => (id, admitted, enrol, seed, replaced),
+            InformDecision::Challenge { challenges, audit } => {
+                self.audit_refusal(audit).await;
+                return self.unauthorized(challenges);
+            }
+            InformDecision::Forbidden { audit } => {
+                self.metrics.inc_auth_failure();
+                self.audit_refusal(audit).await;
+                return text_response(StatusCode::FORBIDDEN, "device not allowed\n");
+            }
+            InformDecision::Busy { retry_after: seconds, reason } => {
                 self.metrics.inc_refused();
-                let mut r = text_response(StatusCode::SERVICE_UNAVAILABLE, "too many sessions\n");
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-                return r;
+                tracing::info!(device = %key, seconds, ?reason, "Inform refused for now");
+                return retry_after(StatusCode::SERVICE_UNAVAILABLE, "busy: retry later\n", seconds);
             }
         };
-        let id = new_session_id();
+        if let Some(old) = &replaced {
+            tracing::info!(device = %key, session = &old[..8], "the same client informs again: its session is over");
+        }
+        let started = self.start(&accepted, known.is_none(), &id, admitted, enrol, seed, replaced, parts, conn, now);
+        match started.await {
+            Ok(response) => response,
+            Err(response) => {
+                self.core().abandon(&mut conn.state, &id);
+                response
+            }
+        }
+    }
+
+    /// Records the Inform, starts the reserved session `id` and answers its Inform; the
+    /// response to send if the session cannot start.
+    #[allow(clippy::too_many_arguments)]
+    async fn start(
+        &self,
+        accepted: &crate::session::Accepted,
+        first_contact: bool,
+        id: &str,
+        admitted: admission::Admitted,
+        enrol: bool,
+        seed: u64,
+        replaced: Option<String>,
+        parts: &Parts,
+        conn: &mut Connection,
+        now: Millis,
+    ) -> Result<HttpResponse, HttpResponse> {
+        let key = accepted.record.identity.key();
         let (device, lease) = match &self.cluster {
-            None => match self.store.record_inform(accepted.record.clone()).await {
-                Ok(d) => (d, None),
-                Err(e) => return self.unavailable(&e),
-            },
+            None => (self.store.record_inform(accepted.record.clone()).await.map_err(|e| self.unavailable(&e))?, None),
             Some(cluster) => {
-                let ip = Some(conn.peer.ip().to_string());
-                match cluster.begin_session(accepted.record.clone(), &id, ip).await {
+                // Only a session let in without authentication may be joined by address.
+                let ip =
+                    (self.config.session_by_address && !admitted.authenticated()).then(|| conn.state.peer.to_string());
+                match cluster.begin_session(accepted.record.clone(), id, ip, replaced).await {
                     Ok(Begin::Started { device, lease }) => (*device, Some(lease)),
-                    Ok(Begin::Busy { retry_after }) => return self.busy(&key, retry_after),
-                    Err(e) => return self.unavailable(&e),
+                    Ok(Begin::Busy { retry_after }) => return Err(self.busy(&key, retry_after)),
+                    Err(e) => return Err(self.unavailable(&e)),
                 }
             }
         };
@@ -331,51 +375,35 @@ impl<S: Store> Endpoint<S> {
             self.unavailable(e)
         };
         self.metrics.inc_informs();
-        let tasks = match self.store.open_tasks(device.id).await {
-            Ok(t) => t,
-            Err(e) => return abandon(&e),
+        let tasks = self.store.open_tasks(device.id).await.map_err(|e| abandon(&e))?;
+        let inputs = self.inputs(&device, &tasks, parts).await.map_err(|e| abandon(&e))?;
+        let provisioning = self.provisioning_inputs(&device, &tasks).await.map_err(|e| abandon(&e))?;
+        let admission = SessionAdmission {
+            first_contact,
+            enrol: enrol.then(|| admitted.name().to_owned()),
+            confirm_credentials: admitted == admission::Admitted::Pending,
+            seed,
         };
-        let inputs = match self.inputs(&device, &tasks, parts).await {
-            Ok(i) => i,
-            Err(e) => return abandon(&e),
-        };
-        let inputs = match self.provisioning_inputs(&device, &tasks).await {
-            Ok(provisioning) => SessionInputs { provisioning, ..inputs },
-            Err(e) => return abandon(&e),
-        };
+        let inputs = SessionInputs { provisioning, admission, ..inputs };
         let (session, step) =
-            AcsSession::start(&accepted, device.clone(), tasks, inputs, self.session_config.clone(), now);
-        let save = match Save::after(lease.as_ref(), &session, &step) {
-            Ok(save) => save,
-            Err(e) => return abandon(&e),
-        };
-        let live = Arc::new(tokio::sync::Mutex::new(LiveSession {
-            id: id.clone(),
-            session,
-            client_ip: conn.peer.ip(),
-            last_activity: Instant::now(),
-            started: Instant::now(),
-            _permit: Some(permit),
-            lease,
-        }));
-        if self.registry.insert(id.clone(), device.key.clone(), conn.peer.ip(), live.clone()).is_some() {
-            tracing::info!(device = %device.key, "new Inform replaces the device's unfinished session");
-        }
-        conn.session = Some((id.clone(), live));
+            AcsSession::start(accepted, device.clone(), tasks, inputs, self.session_config.clone(), now);
+        let save = Save::after(lease.as_ref(), &session, &step).map_err(|e| abandon(&e))?;
+        let deadline = session.poll_timeout();
+        let live = LiveSession { id: id.to_owned(), session, started: now, lease };
+        self.core().started(id, Arc::new(tokio::sync::Mutex::new(live)));
         conn.device = Some(device.key.clone());
-        tracing::info!(device = %device.key, version = %accepted.version, events = ?accepted.record.events, "session started");
+        tracing::info!(device = %device.key, version = %accepted.version, events = ?accepted.record.events,
+            admitted = admitted.name(), "session started");
         // Only a new Inform from the device (or a take-over) can have replaced the lease
         // already: this session is over.
-        self.finish_step(step, save, conn, Some(&id)).await.unwrap_or_else(|LeaseLost| self.busy(&key, Duration::ZERO))
+        Ok(self
+            .finish_step(id, step, deadline, save, conn, true)
+            .await
+            .unwrap_or_else(|LeaseLost| self.busy(&key, std::time::Duration::ZERO)))
     }
 
     /// What the session needs to know about stored types and files for its tasks.
-    async fn inputs(
-        &self,
-        device: &Device,
-        tasks: &[Task],
-        parts: &hyper::http::request::Parts,
-    ) -> crate::store::Result<SessionInputs> {
+    async fn inputs(&self, device: &Device, tasks: &[Task], parts: &Parts) -> crate::store::Result<SessionInputs> {
         let base = self.config.public_url.clone().unwrap_or_else(|| {
             let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
             let scheme = if self.config.tls.is_some() { "https" } else { "http" };
@@ -439,68 +467,75 @@ impl<S: Store> Endpoint<S> {
         }))
     }
 
-    fn find_session(&self, parts: &hyper::http::request::Parts, conn: &Connection) -> Option<(String, SessionRef)> {
-        if let Some(s) = &conn.session {
-            return Some(s.clone());
-        }
-        let cookies = parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
-        if let Some(id) = cwmp_http::cookies::find_cookie(cookies, COOKIE)
-            && let Some(s) = self.registry.by_id(id)
-        {
-            return Some((id.to_owned(), s));
-        }
-        // A CPE that lost its cookie: its authenticated identity, then its address.
-        let by_user = conn.authenticated.as_deref().and_then(|user| self.registry.by_device(user));
-        let found = by_user.or_else(|| self.registry.by_client_ip(conn.peer.ip()))?;
-        let id = found.try_lock().map(|s| s.id.clone()).ok()?;
-        Some((id, found))
-    }
-
     async fn in_session(
         &self,
         env: Option<Envelope>,
-        parts: &hyper::http::request::Parts,
+        parts: &Parts,
         conn: &mut Connection,
-        now: i64,
+        now: Millis,
     ) -> HttpResponse {
-        let found = match self.locate_session(parts, conn).await {
-            Ok(found) => found,
-            Err(e) => return self.unavailable(&e),
-        };
-        let Some((id, live)) = found else {
-            // Some CPEs ask GetRPCMethods before their Inform: answer it outside a session.
-            if let Some(env) = env.as_ref().filter(|e| matches!(e.message, Message::GetRpcMethods(_))) {
-                let methods = crate::session::ACS_METHODS.iter().map(|m| m.to_string()).collect();
-                let mut reply =
-                    Envelope::new(env.namespace, cwmp_wire::rpc::GetRpcMethodsResponse { method_list: methods });
-                reply.header.id = env.header.id.clone();
-                return self.soap_response(&reply, None, conn.reply_coding);
+        let facts = facts(parts);
+        let located = self.core().locate(&mut conn.state, &facts, now);
+        let (id, live) = match located {
+            Located::Here { id, handle } => (id, handle),
+            Located::Refused { challenges, audit } => {
+                self.audit_refusal(audit).await;
+                return self.unauthorized(challenges);
             }
-            return text_response(StatusCode::BAD_REQUEST, "no session: a session starts with an Inform\n");
+            Located::Nowhere => match self.locate_elsewhere(&facts, conn, now).await {
+                Ok(Some(found)) => found,
+                Ok(None) => return self.no_session(env.as_ref(), &facts, conn, now),
+                Err(e) => return self.unavailable(&e),
+            },
         };
         // With several nodes the session may have moved on elsewhere meanwhile: the request
         // is then handled again on the newer state, taken over from its checkpoint.
         let replay = self.cluster.as_ref().and(env.clone());
-        match self.step(id.clone(), live, env, parts, conn, now).await {
+        match self.step(&id, live, env, parts, conn, now).await {
             Ok(response) => response,
             Err(LeaseLost) => self.continue_moved(&id, replay, parts, conn, now).await,
         }
+    }
+
+    /// A request that belongs to no session.
+    fn no_session(
+        &self,
+        env: Option<&Envelope>,
+        facts: &RequestFacts<'_>,
+        conn: &mut Connection,
+        now: Millis,
+    ) -> HttpResponse {
+        // Some CPEs ask GetRPCMethods before their Inform: answer it outside a session.
+        if let Some(env) = env.filter(|e| matches!(e.message, Message::GetRpcMethods(_))) {
+            let methods = crate::session::ACS_METHODS.iter().map(|m| m.to_string()).collect();
+            let mut reply =
+                Envelope::new(env.namespace, cwmp_wire::rpc::GetRpcMethodsResponse { method_list: methods });
+            reply.header.id = env.header.id.clone();
+            return self.soap_response(&reply, None, conn.reply_coding);
+        }
+        // A CPE that lost its cookie on a new connection may still prove which device it is.
+        let mut core = self.core();
+        if core.should_challenge(facts) {
+            let challenges = core.challenges(conn.state.tls, false, now);
+            drop(core);
+            return self.unauthorized(challenges);
+        }
+        text_response(StatusCode::BAD_REQUEST, "no session: a session starts with an Inform\n")
     }
 
     /// Runs one POST of a session and makes its writes (and, with several nodes, its
     /// checkpoint) durable before replying.
     async fn step(
         &self,
-        id: String,
+        id: &str,
         live: SessionRef,
         env: Option<Envelope>,
-        parts: &hyper::http::request::Parts,
+        parts: &Parts,
         conn: &mut Connection,
-        now: i64,
+        now: Millis,
     ) -> Result<HttpResponse, LeaseLost> {
-        conn.session = Some((id, live.clone()));
         let mut guard = live.lock().await;
-        guard.last_activity = Instant::now();
+        conn.device = Some(guard.session.device().key.clone());
         let mut step = run_cpu_bound(guard.session.runs_scripts(), || guard.session.handle(env, now));
         if step.done && step.reply == Reply::NoContent {
             // Before ending, take tasks queued while the session ran.
@@ -518,11 +553,12 @@ impl<S: Store> Endpoint<S> {
             }
         }
         let save = Save::after(guard.lease.as_ref(), &guard.session, &step);
+        let deadline = guard.session.poll_timeout();
         drop(guard);
         match save {
-            Ok(save) => self.finish_step(step, save, conn, None).await,
+            Ok(save) => self.finish_step(id, step, deadline, save, conn, false).await,
             Err(e) => {
-                self.end_session(conn);
+                self.core().end(id);
                 Ok(self.unavailable(&e))
             }
         }
@@ -532,7 +568,7 @@ impl<S: Store> Endpoint<S> {
         &self,
         device: &Device,
         session: &AcsSession,
-        parts: &hyper::http::request::Parts,
+        parts: &Parts,
     ) -> crate::store::Result<Option<(Vec<Task>, SessionInputs)>> {
         let seen: std::collections::HashSet<i64> = session.task_ids().collect();
         let fresh: Vec<Task> =
@@ -548,29 +584,32 @@ impl<S: Store> Endpoint<S> {
     /// node or session holds the device now (nothing was written).
     async fn finish_step(
         &self,
+        id: &str,
         step: Step,
+        deadline: Option<Millis>,
         save: Option<Save>,
         conn: &mut Connection,
-        set_cookie: Option<&str>,
+        set_cookie: bool,
     ) -> Result<HttpResponse, LeaseLost> {
-        match self.make_durable(step.writes, save).await {
-            Ok(true) => {}
+        let durable = self.make_durable(step.writes, save).await;
+        let mut core = self.core();
+        match durable {
+            Ok(true) => core.finish_request(&mut conn.state, id, if step.done { None } else { deadline }),
             Ok(false) => {
-                self.end_session(conn);
+                core.end(id);
                 return Err(LeaseLost);
             }
             Err(e) => {
-                self.end_session(conn);
+                core.end(id);
+                drop(core);
                 return Ok(self.unavailable(&e));
             }
         }
-        if step.done {
-            self.end_session(conn);
-        }
+        drop(core);
         Ok(match step.reply {
             Reply::Soap(env) => {
                 self.metrics.count_rpc(env.message.name());
-                self.soap_response(&env, set_cookie, conn.reply_coding)
+                self.soap_response(&env, set_cookie.then_some(id), conn.reply_coding)
             }
             Reply::NoContent => {
                 self.metrics.inc_sessions_completed();
@@ -603,37 +642,38 @@ impl<S: Store> Endpoint<S> {
     /// The store failed: 503 so the CPE retries later (its retry policy, 3.2.1.1).
     fn unavailable(&self, e: &crate::store::StoreError) -> HttpResponse {
         tracing::error!(error = %e, "store unavailable");
-        let mut r = text_response(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable\n");
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        r
+        retry_after(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable\n", 30)
     }
 
     /// Ends sessions that saw no POST for the configured timeout (3.7.2.4).
     pub async fn sweep_idle(&self) {
-        let timeout = self.config.session_timeout;
-        for (id, live) in self.registry.all() {
-            let idle = match live.try_lock() {
-                Ok(s) => s.last_activity.elapsed() > timeout,
-                Err(_) => false,
-            };
-            if idle {
-                tracing::info!(session = %id, "session timed out");
-                self.metrics.inc_sessions_failed();
-                self.registry.remove(&id);
-            }
+        let now = self.clock.now();
+        let expired = self.core().handle_timeout(now);
+        for (id, live) in expired {
+            let device = live.and_then(|l| {
+                let mut s = l.try_lock().ok()?;
+                s.session.handle_timeout(now);
+                Some(s.session.device().key.clone())
+            });
+            tracing::info!(session = &id[..8], device = device.unwrap_or_default(), "session timed out");
+            self.metrics.inc_sessions_failed();
         }
     }
 
-    /// Live sessions by device, for the API.
-    pub fn live_sessions(&self) -> HashMap<String, Duration> {
-        self.registry
-            .all()
-            .into_iter()
-            .filter_map(|(_, live)| {
-                let s = live.try_lock().ok()?;
-                Some((s.session.device().key.clone(), s.started.elapsed()))
+    /// Live sessions by device with their age, for the API.
+    pub fn live_sessions(&self) -> Vec<(String, std::time::Duration)> {
+        let now = self.clock.now();
+        let core = self.core();
+        core.sessions()
+            .filter_map(|(_, device, live)| {
+                let started = live.try_lock().ok()?.started;
+                Some((device.to_owned(), std::time::Duration::from_millis((now - started).max(0) as u64)))
             })
             .collect()
+    }
+
+    pub fn live_session_count(&self) -> usize {
+        self.core().session_count()
     }
 }
 
@@ -643,10 +683,4 @@ fn run_cpu_bound<T>(heavy: bool, f: impl FnOnce() -> T) -> T {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if heavy && multi_thread { tokio::task::block_in_place(f) } else { f() }
-}
-
-fn new_session_id() -> String {
-    use rand::RngExt as _;
-    let bytes: [u8; 16] = rand::rng().random();
-    hex::encode(bytes)
 }

@@ -20,7 +20,7 @@ use crate::store::{
 use crate::tasks::TaskKind;
 
 /// Bumped when the saved shape changes; a node refuses a checkpoint of another format.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -45,6 +45,7 @@ struct State {
     next_id: u64,
     seen: BTreeSet<i64>,
     done: bool,
+    last_activity: Millis,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,8 +65,8 @@ struct DeviceState {
     cr_username: Option<String>,
     cr_password: Option<String>,
     tags: Vec<String>,
-    /// `(username, ha1, password_hash)`.
-    credentials: Option<(String, String, String)>,
+    /// `(username, ha1, password_hash, confirmed)`.
+    credentials: Option<(String, String, String, bool)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -139,6 +140,13 @@ enum JobState {
         password: String,
         root: String,
     },
+    Enrol {
+        password: String,
+        root: String,
+        /// `(username, ha1, password_hash)`.
+        credentials: (String, String, String),
+        reason: String,
+    },
     /// The provisioning planner's whole state.
     Provision {
         provisioner: serde_json::Value,
@@ -205,7 +213,10 @@ fn save_device(d: &Device) -> DeviceState {
         cr_username: d.connection_request.username.clone(),
         cr_password: d.connection_request.password.clone(),
         tags: d.tags.clone(),
-        credentials: d.credentials.as_ref().map(|c| (c.username.clone(), c.ha1.clone(), c.password_hash.clone())),
+        credentials: d
+            .credentials
+            .as_ref()
+            .map(|c| (c.username.clone(), c.ha1.clone(), c.password_hash.clone(), c.confirmed)),
     }
 }
 
@@ -223,10 +234,11 @@ fn load_device(d: DeviceState) -> Device {
         remote_addr: d.remote_addr,
         connection_request: ConnectionRequestInfo { url: d.cr_url, username: d.cr_username, password: d.cr_password },
         tags: d.tags,
-        credentials: d.credentials.map(|(username, ha1, password_hash)| DeviceCredentials {
+        credentials: d.credentials.map(|(username, ha1, password_hash, confirmed)| DeviceCredentials {
             username,
             ha1,
             password_hash,
+            confirmed,
         }),
     }
 }
@@ -301,6 +313,12 @@ fn save_job(job: &Job) -> Result<JobState, CheckpointError> {
             password: password.clone(),
             root: root.clone(),
         },
+        Job::Enrol { password, root, credentials: c, reason } => JobState::Enrol {
+            password: password.clone(),
+            root: root.clone(),
+            credentials: (c.username.clone(), c.ha1.clone(), c.password_hash.clone()),
+            reason: reason.clone(),
+        },
         Job::Provision(p) => JobState::Provision { provisioner: serde_json::to_value(&**p)? },
     })
 }
@@ -331,6 +349,12 @@ fn load_job(job: JobState) -> Result<Job, CheckpointError> {
         JobState::ConnectionRequestCredentials { username, password, root } => {
             Job::ConnectionRequestCredentials { username, password, root }
         }
+        JobState::Enrol { password, root, credentials: (username, ha1, password_hash), reason } => Job::Enrol {
+            password,
+            root,
+            credentials: DeviceCredentials { username, ha1, password_hash, confirmed: false },
+            reason,
+        },
         JobState::Provision { provisioner } => Job::Provision(Box::new(serde_json::from_value(provisioner)?)),
     })
 }
@@ -351,6 +375,7 @@ impl AcsSession {
             next_id,
             seen,
             done,
+            last_activity,
         } = self;
         // Provisioning inputs are turned into the planner when the session starts.
         if inputs.provisioning.is_some() {
@@ -373,6 +398,7 @@ impl AcsSession {
             next_id: *next_id,
             seen: seen.iter().copied().collect(),
             done: *done,
+            last_activity: *last_activity,
         };
         Ok(serde_json::to_string(&state)?)
     }
@@ -393,6 +419,8 @@ impl AcsSession {
             file_base_url: state.inputs.file_base_url,
             upload_base_url: state.inputs.upload_base_url,
             provisioning: None,
+            // Used when the session starts only.
+            admission: Default::default(),
         };
         Ok(AcsSession {
             device: load_device(state.device),
@@ -406,6 +434,7 @@ impl AcsSession {
             next_id: state.next_id,
             seen: state.seen.into_iter().collect(),
             done: state.done,
+            last_activity: state.last_activity,
         })
     }
 }
@@ -434,7 +463,12 @@ mod tests {
                 password: None,
             },
             tags: vec!["lab".into()],
-            credentials: Some(DeviceCredentials { username: "u".into(), ha1: "h".into(), password_hash: "p".into() }),
+            credentials: Some(DeviceCredentials {
+                username: "u".into(),
+                ha1: "h".into(),
+                password_hash: "p".into(),
+                confirmed: true,
+            }),
             ..fixtures::device()
         }
     }

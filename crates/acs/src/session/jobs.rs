@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::{SessionConfig, SessionInputs};
 use crate::provision::run::Provisioner;
-use crate::store::{Device, Millis, ParamOp, Task, TaskFault, TaskStatus, TaskUpdate, WriteOp};
+use crate::store::{
+    AuditRecord, Device, DeviceCredentials, Millis, ParamOp, Task, TaskFault, TaskStatus, TaskUpdate, WriteOp,
+};
 use crate::tasks::{DuOperationSpec, TaskKind, ValueSpec};
 
 pub(crate) struct JobContext<'a> {
@@ -56,6 +58,9 @@ pub(crate) enum Job {
     AddedValues { task: Task, result: serde_json::Value, values: Vec<ParameterValueStruct> },
     /// Give the device Connection Request credentials (3.2.2), without an operator task.
     ConnectionRequestCredentials { username: String, password: String, root: String },
+    /// Give the device credentials of its own for this ACS (enrolment, docs/acs.md):
+    /// `ManagementServer.Username`/`Password`, stored hashed as `credentials`.
+    Enrol { password: String, root: String, credentials: DeviceCredentials, reason: String },
     /// Converge the device on the presets that apply to it.
     Provision(Box<Provisioner>),
 }
@@ -279,10 +284,16 @@ impl Job {
         Job::Refresh { task, path, stage: RefreshStage::Names, started: now, sent: false }
     }
 
-    pub fn connection_request_credentials(device: &Device, root: &str) -> Job {
-        use rand::RngExt as _;
-        let password: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(20).map(char::from).collect();
+    pub fn connection_request_credentials(device: &Device, root: &str, rng: &mut impl rand::Rng) -> Job {
+        let password = crate::cwmp::auth::new_password(rng);
         Job::ConnectionRequestCredentials { username: device.key.clone(), password, root: root.to_owned() }
+    }
+
+    /// Enrolment: the username is the device's key (TR-069 3.4.4's recommended form).
+    pub fn enrol(device: &Device, root: &str, realm: &str, reason: &str, rng: &mut impl rand::Rng) -> Job {
+        let password = crate::cwmp::auth::new_password(rng);
+        let credentials = crate::cwmp::auth::hash_credentials(&device.key, &password, realm, rng, false);
+        Job::Enrol { password, root: root.to_owned(), credentials, reason: reason.to_owned() }
     }
 
     /// The job that carries out a task, or why it cannot run.
@@ -467,26 +478,19 @@ impl Job {
                 rpc::SetParameterValues { parameter_list: values.clone(), parameter_key: String::new() }.into(),
                 Vec::new(),
             )),
-            Job::ConnectionRequestCredentials { username, password, root } => {
-                let ms = format!("{root}ManagementServer.");
-                Some((
-                    rpc::SetParameterValues {
-                        parameter_list: vec![
-                            ParameterValueStruct::new(
-                                format!("{ms}ConnectionRequestUsername"),
-                                Value::string(username.clone()),
-                            ),
-                            ParameterValueStruct::new(
-                                format!("{ms}ConnectionRequestPassword"),
-                                Value::string(password.clone()),
-                            ),
-                        ],
-                        parameter_key: String::new(),
-                    }
-                    .into(),
-                    Vec::new(),
-                ))
-            }
+            Job::ConnectionRequestCredentials { username, password, root } => Some((
+                set_credentials(root, "ConnectionRequestUsername", username, "ConnectionRequestPassword", password),
+                Vec::new(),
+            )),
+            // The credentials are stored (unconfirmed) before they leave: if the answer is
+            // lost, the device that applied them can still use them (docs/acs.md).
+            Job::Enrol { password, root, credentials, reason } => Some((
+                set_credentials(root, "Username", &credentials.username, "Password", password),
+                vec![
+                    WriteOp::Credentials { device_id: ctx.device.id, credentials: Some(credentials.clone()) },
+                    audit(ctx, "cpe.enrol", json!({ "admitted": reason, "username": credentials.username })),
+                ],
+            )),
         }
     }
 
@@ -512,6 +516,15 @@ impl Job {
             Job::ConnectionRequestCredentials { .. } => {
                 tracing::warn!(device = %ctx.device.key, %fault, "device refused connection request credentials");
                 Progress::done(Vec::new())
+            }
+            // Not applied: the device keeps what it had, and has no credentials of its own
+            // here (its next session enrols it again).
+            Job::Enrol { .. } => {
+                tracing::warn!(device = %ctx.device.key, %fault, "device refused its credentials");
+                Progress::done(vec![
+                    WriteOp::Credentials { device_id: ctx.device.id, credentials: None },
+                    audit(ctx, "cpe.enrolment_failed", json!({ "fault": fault.code.as_u32() })),
+                ])
             }
             Job::Provision(p) => Progress { writes: p.on_fault(fault), ..Progress::default() },
         }
@@ -604,10 +617,46 @@ impl Job {
                 }];
                 Progress::done(writes)
             }
+            // Status 0: applied, the device holds them. 1: they apply later (A.3.2.1); they
+            // are confirmed when the device first presents them.
+            Job::Enrol { credentials, .. } => {
+                let Message::SetParameterValuesResponse(r) = response else { return Progress::done(Vec::new()) };
+                let mut writes = vec![audit(ctx, "cpe.enrolled", json!({ "status": r.status }))];
+                if r.status == 0 {
+                    let confirmed = DeviceCredentials { confirmed: true, ..credentials.clone() };
+                    writes.push(WriteOp::Credentials { device_id, credentials: Some(confirmed) });
+                }
+                Progress::done(writes)
+            }
             Job::Rpc { task, request } => rpc_response(task, request, response, ctx),
             Job::Provision(p) => Progress { writes: p.on_response(response), ..Progress::default() },
         }
     }
+}
+
+/// SetParameterValues of a ManagementServer username and password pair.
+fn set_credentials(root: &str, user_param: &str, username: &str, password_param: &str, password: &str) -> Message {
+    let ms = format!("{root}ManagementServer.");
+    rpc::SetParameterValues {
+        parameter_list: vec![
+            ParameterValueStruct::new(format!("{ms}{user_param}"), Value::string(username)),
+            ParameterValueStruct::new(format!("{ms}{password_param}"), Value::string(password)),
+        ],
+        parameter_key: String::new(),
+    }
+    .into()
+}
+
+/// An audit record of a decision about the session's device.
+pub(crate) fn audit(ctx: &JobContext<'_>, action: &str, detail: serde_json::Value) -> WriteOp {
+    WriteOp::Audit(AuditRecord {
+        at: ctx.now,
+        actor: "acs".into(),
+        action: action.into(),
+        target: Some(ctx.device.key.clone()),
+        address: ctx.device.remote_addr.clone(),
+        detail,
+    })
 }
 
 /// Parks a task the CPE accepted until its completion message arrives.

@@ -34,6 +34,10 @@ pub struct SessionConfig {
     pub retry_base_ms: Millis,
     /// Most parameter names in one GetParameterValues built from several tasks.
     pub max_batch_names: usize,
+    /// A session with no request for this long is over (3.7.2.4 allows >= 30 s), ms.
+    pub session_timeout: Millis,
+    /// The Digest realm, under which enrolment credentials are stored.
+    pub realm: String,
 }
 
 impl Default for SessionConfig {
@@ -44,6 +48,8 @@ impl Default for SessionConfig {
             set_connection_request_credentials: true,
             retry_base_ms: 60_000,
             max_batch_names: 256,
+            session_timeout: 60_000,
+            realm: "cwmp".into(),
         }
     }
 }
@@ -61,6 +67,23 @@ pub struct SessionInputs {
     pub upload_base_url: String,
     /// Presets and what they need, when any are configured.
     pub provisioning: Option<ProvisioningInputs>,
+    /// How the device was let in, and what that means for the session.
+    pub admission: SessionAdmission,
+}
+
+/// What the endpoint decided about the device before the session started.
+#[derive(Debug, Clone, Default)]
+pub struct SessionAdmission {
+    /// The ACS never saw the device before: its tree is discovered and it gets Connection
+    /// Request credentials whatever its events (a fleet moved from another ACS informs with
+    /// `2 PERIODIC` and never bootstraps again).
+    pub first_contact: bool,
+    /// Give the device credentials of its own; the text says how it was admitted.
+    pub enrol: Option<String>,
+    /// It presented the credentials it was sent at enrolment: they are confirmed now.
+    pub confirm_credentials: bool,
+    /// Seeds the passwords the session makes.
+    pub seed: u64,
 }
 
 /// What to send back on the HTTP connection.
@@ -115,6 +138,8 @@ pub struct AcsSession {
     /// Task ids already taken into this session.
     seen: HashSet<i64>,
     done: bool,
+    /// When the last request came.
+    last_activity: Millis,
 }
 
 impl AcsSession {
@@ -140,15 +165,16 @@ impl AcsSession {
             next_id: 1,
             seen: HashSet::new(),
             done: false,
+            last_activity: now,
         };
-        session.plan_system_jobs(accepted, now);
+        let mut writes = WriteBatch::default();
+        session.plan_system_jobs(accepted, now, &mut writes);
         let parameter_key = accepted
             .record
             .params
             .iter()
             .find(|(name, _, _)| name.ends_with(".ManagementServer.ParameterKey"))
             .map(|(_, value, _)| value.clone());
-        let mut writes = WriteBatch::default();
         session.take_tasks(
             tasks,
             &accepted.record.events,
@@ -181,6 +207,21 @@ impl AcsSession {
         self.done
     }
 
+    /// When the session ends if no request comes (3.7.2.4); `None` once it is over.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        (!self.done).then(|| self.last_activity + self.config.session_timeout)
+    }
+
+    /// Ends the session if it has been idle past its timeout; true when it is over. Tasks
+    /// whose RPC went out stay `sent`: the device's next Inform tells what became of them.
+    pub fn handle_timeout(&mut self, now: Millis) -> bool {
+        if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
+            tracing::info!(device = %self.device.key, "session timed out");
+            self.done = true;
+        }
+        self.done
+    }
+
     /// Whether handling a POST may run provision scripts (CPU-bound, bounded by their limits).
     pub fn runs_scripts(&self) -> bool {
         self.jobs.iter().any(|j| matches!(j, Job::Provision(p) if p.has_scripts()))
@@ -191,8 +232,10 @@ impl AcsSession {
         self.seen.iter().copied()
     }
 
-    /// Takes tasks created while the session runs; ones already taken are ignored.
+    /// Takes tasks created while the session runs (even one that was about to end with 204:
+    /// it goes on); ones already taken are ignored.
     pub fn add_tasks(&mut self, tasks: Vec<Task>, inputs: SessionInputs, now: Millis) -> WriteBatch {
+        self.done = false;
         self.inputs.known_types.extend(inputs.known_types);
         self.inputs.files.extend(inputs.files);
         let mut writes = WriteBatch::default();
@@ -200,14 +243,27 @@ impl AcsSession {
         writes
     }
 
-    fn plan_system_jobs(&mut self, accepted: &Accepted, now: Millis) {
-        let bootstrap = accepted.record.has_event("0 BOOTSTRAP");
-        if self.config.set_connection_request_credentials
-            && (bootstrap || self.device.connection_request.username.is_none())
+    fn plan_system_jobs(&mut self, accepted: &Accepted, now: Millis, writes: &mut WriteBatch) {
+        use rand::SeedableRng as _;
+        let admission = &self.inputs.admission;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(admission.seed);
+        if admission.confirm_credentials
+            && let Some(c) = &self.device.credentials
         {
-            self.jobs.push_back(Job::connection_request_credentials(&self.device, &accepted.root));
+            let confirmed = crate::store::DeviceCredentials { confirmed: true, ..c.clone() };
+            writes.ops.push(WriteOp::Credentials { device_id: self.device.id, credentials: Some(confirmed) });
         }
-        if self.config.bootstrap_refresh && bootstrap {
+        if let Some(reason) = &admission.enrol {
+            self.jobs.push_back(Job::enrol(&self.device, &accepted.root, &self.config.realm, reason, &mut rng));
+        }
+        // First contact is first contact whatever the events.
+        let fresh = accepted.record.has_event("0 BOOTSTRAP") || admission.first_contact;
+        if self.config.set_connection_request_credentials
+            && (fresh || self.device.connection_request.username.is_none())
+        {
+            self.jobs.push_back(Job::connection_request_credentials(&self.device, &accepted.root, &mut rng));
+        }
+        if self.config.bootstrap_refresh && fresh {
             self.jobs.push_back(Job::refresh(None, accepted.root.clone(), now));
         }
     }
@@ -242,6 +298,7 @@ impl AcsSession {
 
     /// Handles one POST: `None` is an empty POST.
     pub fn handle(&mut self, envelope: Option<Envelope>, now: Millis) -> Step {
+        self.last_activity = now;
         let mut writes = WriteBatch::default();
         let Some(envelope) = envelope else {
             return self.next_request(writes, now);

@@ -95,6 +95,10 @@ pub struct DeviceCredentials {
     pub username: String,
     pub ha1: String,
     pub password_hash: String,
+    /// The device is known to hold them: set by an operator, applied with status 0, or
+    /// presented once. Until then (the ACS sent them at enrolment and the answer is not in)
+    /// the device may still come back the way it was first admitted (docs/acs.md).
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -298,6 +302,11 @@ pub enum WriteOp {
         device_id: i64,
         username: String,
         password: String,
+    },
+    /// The credentials the device must present on the CWMP endpoint (enrolment).
+    Credentials {
+        device_id: i64,
+        credentials: Option<DeviceCredentials>,
     },
     /// Tags added and removed by provisioning.
     Tags {

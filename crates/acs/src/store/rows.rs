@@ -15,6 +15,27 @@ pub(crate) const TASK_COLUMNS: &str = "t.id, t.device_id, d.device_key, t.kind, 
 pub(crate) const FILE_COLUMNS: &str = "id, name, file_type, oui, product_class, version, size, sha256, created_at";
 
 pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, address, detail";
+/// A device's credentials as the columns hold them (all empty: none).
+pub(crate) struct CredentialColumns {
+    pub username: Option<String>,
+    pub ha1: Option<String>,
+    pub password_hash: Option<String>,
+    pub confirmed: bool,
+}
+
+impl From<Option<DeviceCredentials>> for CredentialColumns {
+    fn from(credentials: Option<DeviceCredentials>) -> CredentialColumns {
+        match credentials {
+            Some(c) => CredentialColumns {
+                username: Some(c.username),
+                ha1: Some(c.ha1),
+                password_hash: Some(c.password_hash),
+                confirmed: c.confirmed,
+            },
+            None => CredentialColumns { username: None, ha1: None, password_hash: None, confirmed: true },
+        }
+    }
+}
 
 /// A column as the store's types want it.
 pub(crate) trait Columns {
@@ -124,6 +145,7 @@ pub(crate) fn device_from_row(row: &impl Columns) -> Result<Device> {
                 username,
                 ha1: row.opt_text("auth_ha1")?.unwrap_or_default(),
                 password_hash: row.opt_text("auth_password_hash")?.unwrap_or_default(),
+                confirmed: row.flag("auth_confirmed")?,
             }),
             None => None,
         },

@@ -15,8 +15,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    AUDIT_COLUMNS, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row, device_from_row, file_from_row,
-    param_from_row, script_from_row, task_from_row,
+    AUDIT_COLUMNS, CredentialColumns, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row,
+    device_from_row, file_from_row, param_from_row, script_from_row, task_from_row,
 };
 use super::*;
 
@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
     (3, include_str!("../../migrations/sqlite/0003_provisioning.sql")),
     (4, include_str!("../../migrations/sqlite/0004_audit.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_credential_state.sql")),
 ];
 
 enum WriteRequest {
@@ -488,6 +489,20 @@ async fn write_batch(conn: &mut SqliteConnection, paths: &mut PathCache, batch: 
                     .execute(&mut *conn)
                     .await?;
             }
+            WriteOp::Credentials { device_id, credentials } => {
+                let c = CredentialColumns::from(credentials.clone());
+                sqlx::query(
+                    "UPDATE devices SET auth_username = ?, auth_ha1 = ?, auth_password_hash = ?, auth_confirmed = ?
+                     WHERE id = ?",
+                )
+                .bind(c.username)
+                .bind(c.ha1)
+                .bind(c.password_hash)
+                .bind(c.confirmed)
+                .bind(device_id)
+                .execute(&mut *conn)
+                .await?;
+            }
         }
     }
     Ok(())
@@ -668,7 +683,7 @@ async fn write_values(
 
 const DEVICE_COLUMNS: &str = "d.id, d.device_key, d.oui, d.product_class, d.serial_number, d.manufacturer,
     d.created_at, d.last_inform, d.last_boot, d.last_bootstrap, d.last_events, d.cwmp_version, d.remote_addr,
-    d.cr_url, d.cr_username, d.cr_password, d.auth_username, d.auth_ha1, d.auth_password_hash,
+    d.cr_url, d.cr_username, d.cr_password, d.auth_username, d.auth_ha1, d.auth_password_hash, d.auth_confirmed,
     (SELECT json_group_array(tag) FROM (SELECT tag FROM device_tags t WHERE t.device_id = d.id ORDER BY tag)) AS tags";
 
 /// A WHERE clause with its bound values, built from a [`DeviceQuery`].
@@ -848,16 +863,15 @@ impl Store for SqliteStore {
 
     async fn set_credentials(&self, key: &str, credentials: Option<DeviceCredentials>) -> Result<()> {
         let mut conn = self.direct().await?;
-        let (user, ha1, hash) = match credentials {
-            Some(c) => (Some(c.username), Some(c.ha1), Some(c.password_hash)),
-            None => (None, None, None),
-        };
+        let c = CredentialColumns::from(credentials);
         let done = sqlx::query(
-            "UPDATE devices SET auth_username = ?, auth_ha1 = ?, auth_password_hash = ? WHERE device_key = ?",
+            "UPDATE devices SET auth_username = ?, auth_ha1 = ?, auth_password_hash = ?, auth_confirmed = ?
+             WHERE device_key = ?",
         )
-        .bind(user)
-        .bind(ha1)
-        .bind(hash)
+        .bind(c.username)
+        .bind(c.ha1)
+        .bind(c.password_hash)
+        .bind(c.confirmed)
         .bind(key)
         .execute(&mut *conn)
         .await?;

@@ -216,6 +216,8 @@ impl TestCpe {
             ("Device.ManagementServer.ConnectionRequestURL", ""),
             ("Device.ManagementServer.ConnectionRequestUsername", ""),
             ("Device.ManagementServer.ConnectionRequestPassword", ""),
+            ("Device.ManagementServer.Username", ""),
+            ("Device.ManagementServer.Password", ""),
             ("Device.WiFi.SSID.1.SSID", "home"),
         ] {
             params.insert(name.to_owned(), value.to_owned());
@@ -348,6 +350,11 @@ impl TestCpe {
                     params.insert(p.name, p.value.text);
                 }
                 params.insert(format!("{MS}ParameterKey"), r.parameter_key);
+                // Credentials the ACS gives it are the ones it presents from now on.
+                let (user, password) = (&params[&format!("{MS}Username")], &params[&format!("{MS}Password")]);
+                if !password.is_empty() {
+                    *self.acs_credentials.lock().unwrap() = Some((user.clone(), password.clone()));
+                }
                 SetParameterValuesResponse { status: 0 }.into()
             }
             Message::GetRpcMethods(_) => GetRpcMethodsResponse {
@@ -364,6 +371,37 @@ impl TestCpe {
     /// Returns the ACS requests handled, or why the session failed.
     pub async fn session(&self, events: &[&str]) -> Result<Vec<String>, String> {
         self.sessions.fetch_add(1, Ordering::SeqCst);
+        let mut sender = self.inform_on_new_connection(events).await?;
+        let mut handled = Vec::new();
+        let mut next = Vec::new();
+        for _ in 0..100 {
+            let (status, _, body) = post(&mut sender, next, None).await?;
+            if status == StatusCode::NO_CONTENT {
+                return Ok(handled);
+            }
+            if status != StatusCode::OK {
+                return Err(format!("ACS answered {status}"));
+            }
+            let env = cwmp_wire::decode(&body, &Limits::default()).map_err(|e| e.to_string())?;
+            handled.push(env.message.name().to_owned());
+            let mut answer = Envelope::new(env.namespace, self.answer(env.message));
+            answer.header.id = env.header.id;
+            next = answer.encode(&EncodeOptions::default());
+        }
+        Err("the session did not end".into())
+    }
+
+    /// The first session of a new device: `0 BOOTSTRAP` and `1 BOOT`.
+    pub async fn bootstrap(&self) {
+        self.session(&["0 BOOTSTRAP", "1 BOOT"]).await.expect("bootstrap session");
+    }
+
+    /// Opens a connection and sends the Inform, answering the ACS's challenge with the
+    /// CPE's credentials; the connection once the InformResponse is in.
+    async fn inform_on_new_connection(
+        &self,
+        events: &[&str],
+    ) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String> {
         let stream = TcpStream::connect(self.acs).await.map_err(|e| e.to_string())?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
@@ -398,40 +436,13 @@ impl TestCpe {
         if !matches!(env.message, Message::InformResponse(_)) {
             return Err(format!("expected InformResponse, got {}", env.message.name()));
         }
-        let mut handled = Vec::new();
-        let mut next = Vec::new();
-        for _ in 0..100 {
-            let (status, _, body) = post(&mut sender, next, None).await?;
-            if status == StatusCode::NO_CONTENT {
-                return Ok(handled);
-            }
-            if status != StatusCode::OK {
-                return Err(format!("ACS answered {status}"));
-            }
-            let env = cwmp_wire::decode(&body, &Limits::default()).map_err(|e| e.to_string())?;
-            handled.push(env.message.name().to_owned());
-            let mut answer = Envelope::new(env.namespace, self.answer(env.message));
-            answer.header.id = env.header.id;
-            next = answer.encode(&EncodeOptions::default());
-        }
-        Err("the session did not end".into())
-    }
-
-    /// The first session of a new device: `0 BOOTSTRAP` and `1 BOOT`.
-    pub async fn bootstrap(&self) {
-        self.session(&["0 BOOTSTRAP", "1 BOOT"]).await.expect("bootstrap session");
+        Ok(sender)
     }
 
     /// Starts a session and stops after the InformResponse, leaving it open; the returned
     /// connection finishes it with [`OpenSession::finish`].
     pub async fn open_session(self: &Arc<Self>) -> OpenSession {
-        let stream = TcpStream::connect(self.acs).await.expect("connect");
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
-        tokio::spawn(conn);
-        let inform = self.inform(&["2 PERIODIC"]).encode(&EncodeOptions::default());
-        let (status, _, _) = post(&mut sender, inform, None).await.expect("Inform");
-        assert_eq!(status, StatusCode::OK);
+        let sender = self.inform_on_new_connection(&["2 PERIODIC"]).await.expect("Inform");
         OpenSession { cpe: self.clone(), sender }
     }
 

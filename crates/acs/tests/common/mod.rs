@@ -113,7 +113,9 @@ pub fn device_key(serial: &str) -> String {
     format!("00D09E-Box-{serial}")
 }
 
-/// An ACS on loopback ports with a temporary data directory.
+/// An ACS on loopback ports with a temporary data directory. These tests write the wire by
+/// hand and do not apply the credentials an enrolling ACS sends, so unknown devices are
+/// accepted as they are unless a test says otherwise (enrolment is tested in `cpe_auth.rs`).
 pub async fn start_acs(
     configure: impl FnOnce(&mut cwmp_acs::config::AcsConfig),
 ) -> (cwmp_acs::server::Running<cwmp_acs::store::sqlite::SqliteStore>, tempfile::TempDir) {
@@ -125,6 +127,10 @@ pub async fn start_acs(
         durability: cwmp_acs::store::sqlite::Durability::Normal,
         bootstrap_refresh: false,
         set_connection_request_credentials: false,
+        cpe_auth: cwmp_acs::config::CpeAuthConfig {
+            unknown_devices: cwmp_acs::config::UnknownDevices::Accept,
+            ..Default::default()
+        },
         ..Default::default()
     };
     configure(&mut config);

@@ -3,9 +3,10 @@
 //!
 //! - **Session lease.** The Inform claims the device's row in `cwmp_sessions` (owner node,
 //!   fencing token from a sequence, expiry on the database's clock) in the transaction that
-//!   records it. A claim succeeds when the row is free, expired, or this node's own (a new
-//!   Inform ends the device's previous session, TR-069 3.7). Another node's live lease makes
-//!   the Inform fail with [`Begin::Busy`]: the endpoint answers 503 with Retry-After.
+//!   records it. A claim succeeds when the row is free, expired, or held by the session the
+//!   new Inform replaces (its client informs again). Any other live lease makes the Inform
+//!   fail with [`Begin::Busy`] (TR-069 3.7: one session at a time): the endpoint answers 503
+//!   with Retry-After, as it does on one node (docs/decisions.md).
 //! - **Fencing and renewal.** Every step's writes start by updating the row where the token
 //!   still matches: the expiry moves to now + session timeout and the checkpoint is
 //!   replaced. A stale node (its session taken over, or replaced by a new one) writes nothing
@@ -60,7 +61,8 @@ pub enum ResumeKey<'a> {
     Session(&'a str),
     /// The device the connection authenticated as.
     Device(&'a str),
-    /// The only live session from this address (CPEs that keep no cookie).
+    /// The only live session from this address that was admitted without authentication
+    /// (compatibility for CPEs that keep no cookie).
     ClientIp(IpAddr),
 }
 
@@ -102,15 +104,23 @@ impl Cluster {
 
     /// Claims the device's session and records the Inform, in one transaction: nothing is
     /// recorded for an Inform refused as busy.
+    /// `client_ip` is kept only for a session that may be joined by address; `replaces` is
+    /// the session the same client held.
     pub async fn begin_session(
         &self,
         record: InformRecord,
         session_id: &str,
         client_ip: Option<String>,
+        replaces: Option<String>,
     ) -> Result<Begin> {
         let key = record.identity.key();
-        let claim =
-            Claim { session_id: session_id.to_owned(), owner: self.node.clone(), ttl_ms: self.ttl_ms(), client_ip };
+        let claim = Claim {
+            session_id: session_id.to_owned(),
+            owner: self.node.clone(),
+            ttl_ms: self.ttl_ms(),
+            client_ip,
+            replaces,
+        };
         let outcome =
             self.store.write(|ack| Request::Inform { record: Box::new(record), claim: Some(claim), ack }).await?;
         Ok(match outcome {

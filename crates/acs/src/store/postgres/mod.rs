@@ -27,8 +27,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::rows::{
-    AUDIT_COLUMNS, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row, device_from_row, file_from_row,
-    param_from_row, script_from_row, task_from_row,
+    AUDIT_COLUMNS, CredentialColumns, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row,
+    device_from_row, file_from_row, param_from_row, script_from_row, task_from_row,
 };
 use super::*;
 use writer::{InformOutcome, Request};
@@ -39,6 +39,7 @@ const CHUNK: u64 = 1 << 20;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../../../migrations/postgres/0002_audit.sql")),
+    (5, include_str!("../../../migrations/postgres/0005_credential_state.sql")),
 ];
 
 /// PostgreSQL settings (`[postgres]` in the configuration file).
@@ -289,7 +290,7 @@ fn prefix_end(prefix: &str) -> String {
 
 const DEVICE_COLUMNS: &str = "d.id, d.device_key, d.oui, d.product_class, d.serial_number, d.manufacturer,
     d.created_at, d.last_inform, d.last_boot, d.last_bootstrap, d.last_events, d.cwmp_version, d.remote_addr,
-    d.cr_url, d.cr_username, d.cr_password, d.auth_username, d.auth_ha1, d.auth_password_hash,
+    d.cr_url, d.cr_username, d.cr_password, d.auth_username, d.auth_ha1, d.auth_password_hash, d.auth_confirmed,
     ARRAY(SELECT t.tag FROM device_tags t WHERE t.device_id = d.id ORDER BY t.tag) AS tags";
 
 /// Longest value (in bytes) the `param.<path>=<value>` index holds (see the migration).
@@ -509,16 +510,15 @@ impl Store for PgStore {
     }
 
     async fn set_credentials(&self, key: &str, credentials: Option<DeviceCredentials>) -> Result<()> {
-        let (user, ha1, hash) = match credentials {
-            Some(c) => (Some(c.username), Some(c.ha1), Some(c.password_hash)),
-            None => (None, None, None),
-        };
+        let c = CredentialColumns::from(credentials);
         let done = sqlx::query(
-            "UPDATE devices SET auth_username = $1, auth_ha1 = $2, auth_password_hash = $3 WHERE device_key = $4",
+            "UPDATE devices SET auth_username = $1, auth_ha1 = $2, auth_password_hash = $3, auth_confirmed = $4
+             WHERE device_key = $5",
         )
-        .bind(user)
-        .bind(ha1)
-        .bind(hash)
+        .bind(c.username)
+        .bind(c.ha1)
+        .bind(c.password_hash)
+        .bind(c.confirmed)
         .bind(key)
         .execute(self.pool())
         .await?;

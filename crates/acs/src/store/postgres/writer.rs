@@ -17,6 +17,7 @@ use sqlx::{AssertSqlSafe, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{DEVICE_COLUMNS, PathCache, device_from_row, prefix_end};
+use crate::store::rows::CredentialColumns;
 use crate::store::*;
 
 /// Most requests committed in one transaction.
@@ -30,6 +31,8 @@ pub(super) struct Claim {
     pub owner: String,
     pub ttl_ms: i64,
     pub client_ip: Option<String>,
+    /// The session of the same client that this one replaces, if any.
+    pub replaces: Option<String>,
 }
 
 /// A session's lease, checked (and renewed) before its writes.
@@ -306,8 +309,8 @@ async fn check_fence(tx: &mut PgConnection, fence: &Fence) -> Result<bool> {
     Ok(done.rows_affected() > 0)
 }
 
-/// Takes the device's session lease for a new session: free, expired, or held by this node
-/// (whose older session the new Inform replaces). Returns the new fencing token, or how
+/// Takes the device's session lease for a new session: free, expired, or held by the
+/// session the new Inform replaces (the same client informing again). Returns the new fencing token, or how
 /// long the holder's lease still runs.
 async fn claim(tx: &mut PgConnection, key: &str, claim: &Claim) -> Result<Result<i64, i64>> {
     let token: Option<i64> = sqlx::query_scalar(
@@ -317,7 +320,7 @@ async fn claim(tx: &mut PgConnection, key: &str, claim: &Claim) -> Result<Result
             session_id = excluded.session_id, owner = excluded.owner, token = excluded.token,
             expires_at = excluded.expires_at, client_ip = excluded.client_ip, state = NULL,
             updated_at = excluded.updated_at
-         WHERE s.expires_at < excluded.updated_at OR s.owner = excluded.owner
+         WHERE s.expires_at < excluded.updated_at OR s.session_id = $6
          RETURNING token",
     )
     .bind(key)
@@ -325,6 +328,7 @@ async fn claim(tx: &mut PgConnection, key: &str, claim: &Claim) -> Result<Result
     .bind(&claim.owner)
     .bind(claim.ttl_ms)
     .bind(&claim.client_ip)
+    .bind(&claim.replaces)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(token) = token {
@@ -505,6 +509,20 @@ async fn write_batch(tx: &mut PgConnection, ids: &HashMap<String, i32>, batch: &
                 .bind(&record.target)
                 .bind(&record.address)
                 .bind(Json(&record.detail))
+                .execute(&mut *tx)
+                .await?;
+            }
+            WriteOp::Credentials { device_id, credentials } => {
+                let c = CredentialColumns::from(credentials.clone());
+                sqlx::query(
+                    "UPDATE devices SET auth_username = $1, auth_ha1 = $2, auth_password_hash = $3, auth_confirmed = $4
+                     WHERE id = $5",
+                )
+                .bind(c.username)
+                .bind(c.ha1)
+                .bind(c.password_hash)
+                .bind(c.confirmed)
+                .bind(device_id)
                 .execute(&mut *tx)
                 .await?;
             }

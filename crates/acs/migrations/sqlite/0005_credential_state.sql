@@ -1,0 +1,3 @@
+-- Enrolment (docs/acs.md): credentials the ACS sent a device stay unconfirmed until the
+-- device is known to hold them. Credentials stored before were set by operators: confirmed.
+ALTER TABLE devices ADD COLUMN auth_confirmed INTEGER NOT NULL DEFAULT 1;

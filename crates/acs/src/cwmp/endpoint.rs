@@ -1,0 +1,418 @@
+//! The CWMP endpoint's decisions, without I/O: who is let in ([`super::admission`]), which
+//! session a request belongs to ([`super::sessions`]), when to challenge, refuse or answer
+//! 503. The shell ([`super::Endpoint`]) moves bytes, calls the store and the session machine,
+//! and asks this core at every turn, passing the current time; randomness (session ids,
+//! nonces, the seeds sessions draw passwords from) comes from a seeded generator, so tests
+//! run the endpoint on virtual time and reproducibly.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use cwmp_http::digest::{NONCE_RANDOM_LEN, NonceCountGuard};
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng as _};
+
+use super::admission::{Admission, Admitted, ConnectionFacts, Gatekeeper, Refusal};
+use super::auth::{Candidate, Presented, Proof};
+use super::sessions::{NewSession, Refused, Sessions};
+use crate::store::{Device, Millis};
+
+/// How many replayed nonce counts a connection remembers.
+const NONCE_COUNTS: usize = 256;
+/// A refusal of the same device from the same address is audited once per this long.
+const REFUSAL_AUDIT_INTERVAL: Millis = 60_000;
+/// Most (device, address) pairs remembered for that.
+const REFUSALS_REMEMBERED: usize = 10_000;
+
+/// What one connection remembers between its requests.
+pub struct ConnState {
+    pub peer: IpAddr,
+    pub tls: bool,
+    /// The CN of a verified client certificate (TR-069 3.3).
+    pub client_identity: Option<String>,
+    /// The session this connection carries.
+    pub session: Option<String>,
+    /// The device this connection authenticated as (3.4.4: credentials on one request cover
+    /// the following requests of the same connection).
+    pub authenticated: Option<String>,
+    /// The client was refused (401 or 403) since it last authenticated: it joins no session
+    /// but by credentials.
+    pub refused: bool,
+    nonce_guard: NonceCountGuard,
+}
+
+impl ConnState {
+    pub fn new(peer: IpAddr, tls: bool, client_identity: Option<String>) -> ConnState {
+        ConnState {
+            peer,
+            tls,
+            client_identity,
+            session: None,
+            authenticated: None,
+            refused: false,
+            nonce_guard: NonceCountGuard::new(NONCE_COUNTS),
+        }
+    }
+
+    fn refuse(&mut self) {
+        self.refused = true;
+        self.session = None;
+        self.authenticated = None;
+    }
+}
+
+/// What of a request the core looks at.
+pub struct RequestFacts<'a> {
+    pub authorization: Option<&'a str>,
+    /// The value of the ACS's session cookie, if the request carries one.
+    pub cookie: Option<&'a str>,
+    /// The request target, for Digest's `uri`.
+    pub uri: &'a str,
+}
+
+/// The endpoint's settings the core applies.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Idle time after which a session is over (3.7.2.4), ms.
+    pub session_timeout: Millis,
+    /// Most live sessions on this node.
+    pub max_sessions: usize,
+    /// Join a session by client address (compatibility, see `AcsConfig::session_by_address`).
+    pub session_by_address: bool,
+}
+
+/// A refusal to write to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRefusal {
+    pub device: Option<String>,
+    pub address: IpAddr,
+    pub refusal: Refusal,
+}
+
+/// What to answer an Inform.
+#[derive(Debug)]
+pub enum InformDecision {
+    /// Record the Inform and start session `id` (reserved, with the Inform in flight: call
+    /// [`EndpointCore::started`] or [`EndpointCore::abandon`]); `replaced` is the device's
+    /// previous session, now over.
+    Start { id: String, admitted: Admitted, enrol: bool, seed: u64, replaced: Option<String> },
+    /// 401 with these `WWW-Authenticate` values.
+    Challenge { challenges: Vec<String>, audit: Option<AuditRefusal> },
+    /// 403.
+    Forbidden { audit: Option<AuditRefusal> },
+    /// 503 with Retry-After (seconds).
+    Busy { retry_after: u64, reason: Refused },
+}
+
+/// Where a request that is not an Inform belongs.
+#[derive(Debug)]
+pub enum Located<H> {
+    /// Found, with this request in flight: call [`EndpointCore::finish_request`] after it.
+    Here { id: String, handle: H },
+    /// Credentials were sent and prove nothing: 401.
+    Refused { challenges: Vec<String>, audit: Option<AuditRefusal> },
+    /// No session on this node.
+    Nowhere,
+}
+
+pub struct EndpointCore<H> {
+    gate: Gatekeeper,
+    sessions: Sessions<H>,
+    config: CoreConfig,
+    rng: StdRng,
+    /// When a refusal was last audited, by (device or username, address).
+    audited: HashMap<(String, IpAddr), Millis>,
+}
+
+impl<H: Clone> EndpointCore<H> {
+    pub fn new(gate: Gatekeeper, config: CoreConfig, seed: u64) -> EndpointCore<H> {
+        EndpointCore {
+            sessions: Sessions::new(config.session_timeout, config.max_sessions),
+            gate,
+            config,
+            rng: StdRng::seed_from_u64(seed),
+            audited: HashMap::new(),
+        }
+    }
+
+    pub fn gate(&self) -> &Gatekeeper {
+        &self.gate
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// A seed for a session's own randomness.
+    pub fn seed(&mut self) -> u64 {
+        self.rng.random()
+    }
+
+    /// `WWW-Authenticate` values for a fresh challenge.
+    pub fn challenges(&mut self, tls: bool, stale: bool, now: Millis) -> Vec<String> {
+        let random: [u8; NONCE_RANDOM_LEN] = self.rng.random();
+        self.gate.verifier().challenges(tls, stale, unix_seconds(now), random)
+    }
+
+    fn new_session_id(&mut self) -> String {
+        hex::encode(self.rng.random::<[u8; 16]>())
+    }
+
+    /// An audit record for a refusal, unless the same one was recorded lately.
+    fn audit(&mut self, subject: Option<&str>, address: IpAddr, refusal: Refusal, now: Millis) -> Option<AuditRefusal> {
+        let who = subject.map(str::to_owned).or_else(|| refusal.username.clone()).unwrap_or_default();
+        if self.audited.get(&(who.clone(), address)).is_some_and(|at| now - at < REFUSAL_AUDIT_INTERVAL) {
+            return None;
+        }
+        if self.audited.len() >= REFUSALS_REMEMBERED {
+            self.audited.retain(|_, at| now - *at < REFUSAL_AUDIT_INTERVAL);
+            if self.audited.len() >= REFUSALS_REMEMBERED {
+                self.audited.clear();
+            }
+        }
+        self.audited.insert((who, address), now);
+        Some(AuditRefusal { device: subject.map(str::to_owned), address, refusal })
+    }
+
+    /// Decides on an Inform from device `key` (`device`: the store's record, if any).
+    pub fn inform(
+        &mut self,
+        conn: &mut ConnState,
+        req: &RequestFacts<'_>,
+        key: &str,
+        device: Option<&Device>,
+        now: Millis,
+    ) -> InformDecision {
+        let facts = ConnectionFacts {
+            client_identity: conn.client_identity.as_deref(),
+            authenticated: conn.authenticated.as_deref(),
+        };
+        let presented = Presented {
+            authorization: req.authorization,
+            method: "POST",
+            uri: req.uri,
+            tls: conn.tls,
+            now: unix_seconds(now),
+        };
+        let (how, enrol) = match self.gate.admit(key, device, &facts, &presented, &mut conn.nonce_guard) {
+            Admission::Admit { how, enrol } => (how, enrol),
+            Admission::Challenge { stale, refusal } => {
+                conn.refuse();
+                let audit = refusal.and_then(|r| self.audit(Some(key), conn.peer, r, now));
+                return InformDecision::Challenge { challenges: self.challenges(conn.tls, stale, now), audit };
+            }
+            Admission::Forbidden(refusal) => {
+                conn.refuse();
+                return InformDecision::Forbidden { audit: self.audit(Some(key), conn.peer, refusal, now) };
+            }
+        };
+        conn.refused = false;
+        if how.authenticated() {
+            conn.authenticated = Some(key.to_owned());
+        }
+        // The client that holds the device's session informs again: that session is over.
+        let same_client: Vec<&str> = conn.session.as_deref().into_iter().chain(req.cookie).collect();
+        let id = self.new_session_id();
+        let new = NewSession {
+            id: id.clone(),
+            device_key: key.to_owned(),
+            client_ip: conn.peer,
+            open: !how.authenticated(),
+            credentials: device.and_then(|d| d.credentials.clone()),
+        };
+        match self.sessions.reserve(new, &same_client, now) {
+            Ok(replaced) => {
+                conn.session = Some(id.clone());
+                InformDecision::Start { id, admitted: how, enrol, seed: self.seed(), replaced }
+            }
+            Err(reason) => {
+                let retry_after = match reason {
+                    Refused::DeviceBusy { retry_after } => (retry_after as u64).div_ceil(1000),
+                    Refused::Full => 30,
+                };
+                InformDecision::Busy { retry_after, reason }
+            }
+        }
+    }
+
+    /// Finds the session of a request that is not an Inform: by its connection, its cookie,
+    /// credentials of a session's device, or (compatibility) its address.
+    pub fn locate(&mut self, conn: &mut ConnState, req: &RequestFacts<'_>, now: Millis) -> Located<H> {
+        if !conn.refused {
+            let bound = conn.session.as_deref().into_iter().chain(req.cookie);
+            if let Some(id) = bound.filter(|id| self.sessions.get(id).is_some()).map(str::to_owned).next() {
+                return self.here(conn, id);
+            }
+        }
+        if req.authorization.is_some() {
+            let presented = Presented {
+                authorization: req.authorization,
+                method: "POST",
+                uri: req.uri,
+                tls: conn.tls,
+                now: unix_seconds(now),
+            };
+            let username = presented_username(req.authorization);
+            let candidates: Vec<Candidate<'_, &str>> =
+                self.sessions.by_username(&username).map(|(id, c)| Candidate::stored(id, c)).collect();
+            if !candidates.is_empty() {
+                match self.gate.verifier().verify(&candidates, &presented, &mut conn.nonce_guard) {
+                    Proof::Verified(id) => {
+                        let id = id.to_owned();
+                        conn.refused = false;
+                        conn.authenticated = self.sessions.device_of(&id).map(str::to_owned);
+                        return self.here(conn, id);
+                    }
+                    Proof::Missing => {}
+                    Proof::Stale => {
+                        conn.refuse();
+                        return Located::Refused { challenges: self.challenges(conn.tls, true, now), audit: None };
+                    }
+                    Proof::Wrong { username } => {
+                        conn.refuse();
+                        let refusal = Refusal { reason: "wrong credentials", username: Some(username) };
+                        let audit = self.audit(None, conn.peer, refusal, now);
+                        return Located::Refused { challenges: self.challenges(conn.tls, false, now), audit };
+                    }
+                }
+            }
+        }
+        if self.config.session_by_address
+            && !conn.refused
+            && let Some(id) = self.sessions.open_by_address(conn.peer, now).map(str::to_owned)
+        {
+            return self.here(conn, id);
+        }
+        Located::Nowhere
+    }
+
+    /// Binds the connection to a session found here, with a request in flight.
+    fn here(&mut self, conn: &mut ConnState, id: String) -> Located<H> {
+        match self.sessions.get(&id) {
+            Some(handle) if self.sessions.begin_request(&id) => {
+                conn.session = Some(id.clone());
+                Located::Here { id, handle }
+            }
+            _ => Located::Nowhere,
+        }
+    }
+
+    /// Checks a request's credentials against a device's stored ones (a session of the
+    /// device may live on another node). True binds the connection to the device.
+    pub fn authenticates(
+        &mut self,
+        conn: &mut ConnState,
+        req: &RequestFacts<'_>,
+        device: &Device,
+        now: Millis,
+    ) -> bool {
+        let Some(credentials) = &device.credentials else { return false };
+        let presented = Presented {
+            authorization: req.authorization,
+            method: "POST",
+            uri: req.uri,
+            tls: conn.tls,
+            now: unix_seconds(now),
+        };
+        let verified = matches!(
+            self.gate.verifier().verify(&[Candidate::stored((), credentials)], &presented, &mut conn.nonce_guard),
+            Proof::Verified(())
+        );
+        if verified {
+            conn.refused = false;
+            conn.authenticated = Some(device.key.clone());
+        }
+        verified
+    }
+
+    /// Whether a request that found no session should be challenged (to let a CPE that lost
+    /// its cookie authenticate) rather than refused with 400: it sent no credentials and a
+    /// session that credentials may join is live.
+    pub fn should_challenge(&self, req: &RequestFacts<'_>) -> bool {
+        self.gate.enabled() && req.authorization.is_none() && self.sessions.any_with_credentials()
+    }
+
+    /// The username a request presents, if any (to find its device elsewhere).
+    pub fn presented_username(&self, req: &RequestFacts<'_>) -> Option<String> {
+        Some(presented_username(req.authorization)).filter(|u| !u.is_empty())
+    }
+
+    /// Registers a session continued here from another node's checkpoint, with the request
+    /// that found it in flight (like [`Located::Here`]).
+    pub fn adopt(&mut self, conn: &mut ConnState, id: &str, device: &Device, open: bool, handle: H, now: Millis) {
+        let new = NewSession {
+            id: id.to_owned(),
+            device_key: device.key.clone(),
+            client_ip: conn.peer,
+            open,
+            credentials: device.credentials.clone(),
+        };
+        if self.sessions.adopt(new, handle, now).is_some() {
+            tracing::debug!(session = id, "this node's copy of the device's session is over");
+        }
+        conn.session = Some(id.to_owned());
+    }
+
+    /// The reserved session started: its handle. Its Inform is still in flight (call
+    /// [`EndpointCore::finish_request`] once it is answered).
+    pub fn started(&mut self, id: &str, handle: H) {
+        self.sessions.started(id, handle);
+    }
+
+    /// The reserved session could not start.
+    pub fn abandon(&mut self, conn: &mut ConnState, id: &str) {
+        self.sessions.remove(id);
+        if conn.session.as_deref() == Some(id) {
+            conn.session = None;
+        }
+    }
+
+    /// The request is answered; `deadline` from [`crate::session::AcsSession::poll_timeout`]
+    /// (`None`: the session is over).
+    pub fn finish_request(&mut self, conn: &mut ConnState, id: &str, deadline: Option<Millis>) {
+        self.sessions.finish_request(id, deadline);
+        if deadline.is_none() && conn.session.as_deref() == Some(id) {
+            conn.session = None;
+        }
+    }
+
+    /// Ends a session now (its lease was lost, or the store failed).
+    pub fn end(&mut self, id: &str) -> Option<H> {
+        self.sessions.remove(id)
+    }
+
+    pub fn device_in_session(&self, device_key: &str, now: Millis) -> bool {
+        self.sessions.device_in_session(device_key, now)
+    }
+
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.sessions.poll_timeout()
+    }
+
+    /// Sessions idle past their deadline are over; their ids and handles.
+    pub fn handle_timeout(&mut self, now: Millis) -> Vec<(String, Option<H>)> {
+        self.sessions.handle_timeout(now)
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Live sessions: (id, device key, handle).
+    pub fn sessions(&self) -> impl Iterator<Item = (&str, &str, &H)> {
+        self.sessions.all()
+    }
+}
+
+fn unix_seconds(now: Millis) -> u64 {
+    (now / 1000).max(0) as u64
+}
+
+/// The username of a Digest or Basic `Authorization` value (empty if none).
+fn presented_username(authorization: Option<&str>) -> String {
+    match authorization.map(cwmp_http::auth::Authorization::parse) {
+        Some(Ok(cwmp_http::auth::Authorization::Digest(c))) => c.username,
+        Some(Ok(cwmp_http::auth::Authorization::Basic(c))) => c.username,
+        _ => String::new(),
+    }
+}
