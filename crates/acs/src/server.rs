@@ -16,6 +16,7 @@ use crate::cwmp::auth::CpeAuth;
 use crate::cwmp::{Endpoint, Transport};
 use crate::metrics::Metrics;
 use crate::session::SessionConfig;
+use crate::session::transfer::TransferKey;
 use crate::store::postgres::PgStore;
 use crate::store::postgres::cluster::Cluster;
 use crate::store::sqlite::SqliteStore;
@@ -173,6 +174,7 @@ async fn start_node<S: Store>(
     let session_config = SessionConfig {
         bootstrap_refresh: config.bootstrap_refresh,
         set_connection_request_credentials: config.set_connection_request_credentials,
+        transfer_key: TransferKey::derive(&secret),
         ..SessionConfig::default()
     };
     let endpoint = Arc::new(Endpoint {

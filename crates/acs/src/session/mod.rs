@@ -8,6 +8,7 @@
 mod checkpoint;
 mod jobs;
 mod negotiate;
+pub mod transfer;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -20,7 +21,7 @@ pub use checkpoint::CheckpointError;
 use jobs::{Job, JobContext, Progress, Reconciled};
 pub use negotiate::{Accepted, InformError, accept_inform};
 
-/// Session behaviour an operator can tune.
+/// Session behaviour an operator can tune, and what every session of a node shares.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// Versions the ACS speaks, for negotiation (3.7.4).
@@ -34,6 +35,9 @@ pub struct SessionConfig {
     pub retry_base_ms: Millis,
     /// Most parameter names in one GetParameterValues built from several tasks.
     pub max_batch_names: usize,
+    /// Signs the URLs of Upload targets and of files that are not public ([`transfer`]);
+    /// the nodes of one ACS share it.
+    pub transfer_key: transfer::TransferKey,
 }
 
 impl Default for SessionConfig {
@@ -44,6 +48,7 @@ impl Default for SessionConfig {
             set_connection_request_credentials: true,
             retry_base_ms: 60_000,
             max_batch_names: 256,
+            transfer_key: transfer::TransferKey::random(),
         }
     }
 }
