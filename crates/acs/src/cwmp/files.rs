@@ -89,12 +89,12 @@ async fn open_task<S: Store>(
     let device_key = task.as_ref().map_or("", |t| t.device_key.as_str());
     let genuine = endpoint.session_config.transfer_key.verify(purpose, &token, device_key);
     Ok(task.filter(|t| {
-        let kind_fits = match (purpose, &t.kind) {
-            (Purpose::Upload, TaskKind::Upload { url: None, .. }) => true,
-            (Purpose::Download, TaskKind::Download { file: Some(_), url: None, .. })
-            | (Purpose::Download, TaskKind::ScheduleDownload { file: Some(_), url: None, .. }) => true,
-            _ => false,
-        };
+        let kind_fits = matches!(
+            (purpose, &t.kind),
+            (Purpose::Upload, TaskKind::Upload { url: None, .. })
+                | (Purpose::Download, TaskKind::Download { file: Some(_), url: None, .. })
+                | (Purpose::Download, TaskKind::ScheduleDownload { file: Some(_), url: None, .. })
+        );
         genuine && kind_fits && matches!(t.status, TaskStatus::Sent | TaskStatus::Waiting)
     }))
 }
