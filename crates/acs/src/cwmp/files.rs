@@ -89,14 +89,21 @@ async fn open_task<S: Store>(
     let device_key = task.as_ref().map_or("", |t| t.device_key.as_str());
     let genuine = endpoint.session_config.transfer_key.verify(purpose, &token, device_key);
     Ok(task.filter(|t| {
-        let kind_fits = matches!(
-            (purpose, &t.kind),
-            (Purpose::Upload, TaskKind::Upload { url: None, .. })
-                | (Purpose::Download, TaskKind::Download { file: Some(_), url: None, .. })
-                | (Purpose::Download, TaskKind::ScheduleDownload { file: Some(_), url: None, .. })
-        );
+        let kind_fits = match purpose {
+            Purpose::Upload => matches!(t.kind, TaskKind::Upload { url: None, .. }),
+            Purpose::Download => served_file(&t.kind).is_some(),
+        };
         genuine && kind_fits && matches!(t.status, TaskStatus::Sent | TaskStatus::Waiting)
     }))
+}
+
+/// The stored file a Download or ScheduleDownload task has the CPE fetch from this service.
+fn served_file(kind: &TaskKind) -> Option<&str> {
+    match kind {
+        TaskKind::Download { file: Some(file), url: None, .. }
+        | TaskKind::ScheduleDownload { file: Some(file), url: None, .. } => Some(file),
+        _ => None,
+    }
 }
 
 /// `GET`/`HEAD /files/<name>`: a public file, or with a token the file of its task.
@@ -115,12 +122,7 @@ async fn download<S: Store>(
     let allowed = match token {
         None => is_public(&meta.name, &meta.file_type),
         Some(token) => match open_task(endpoint, Purpose::Download, token).await {
-            Ok(task) => task.is_some_and(|t| match &t.kind {
-                TaskKind::Download { file, .. } | TaskKind::ScheduleDownload { file, .. } => {
-                    file.as_deref() == Some(meta.name.as_str())
-                }
-                _ => false,
-            }),
+            Ok(task) => task.is_some_and(|t| served_file(&t.kind) == Some(meta.name.as_str())),
             Err(e) => return unavailable(&e),
         },
     };
@@ -284,6 +286,20 @@ mod tests {
         assert_eq!(byte_range(Some("bytes=5-2"), 10), Err(()));
         assert_eq!(byte_range(Some("bytes=0-1,3-4"), 10), Ok(None));
         assert_eq!(byte_range(Some("items=0-1"), 10), Ok(None));
+    }
+
+    #[test]
+    fn routes() {
+        let route = |method: &str, uri: &str| Route::of(&Request::builder().method(method).uri(uri).body(()).unwrap());
+        let download = |name: &str, token: Option<&str>| {
+            Some(Route::Download { name: name.into(), token: token.map(str::to_owned) })
+        };
+        assert_eq!(route("GET", "/files/fw%2F1.bin"), download("fw%2F1.bin", None));
+        assert_eq!(route("HEAD", "/files/a/b.xml?x=1&token=7.ab"), download("a/b.xml", Some("7.ab")));
+        assert_eq!(route("PUT", "/upload/7.ab"), Some(Route::Upload { token: "7.ab".into() }));
+        for (method, uri) in [("POST", "/files/x"), ("PUT", "/files/x"), ("GET", "/upload/7.ab"), ("POST", "/")] {
+            assert_eq!(route(method, uri), None, "{method} {uri}");
+        }
     }
 
     #[test]
