@@ -17,6 +17,7 @@ use crate::cwmp::endpoint::{CoreConfig, EndpointCore};
 use crate::cwmp::{Clock, Endpoint, Transport};
 use crate::metrics::Metrics;
 use crate::session::SessionConfig;
+use crate::session::transfer::TransferKey;
 use crate::store::postgres::PgStore;
 use crate::store::postgres::cluster::Cluster;
 use crate::store::sqlite::SqliteStore;
@@ -178,6 +179,7 @@ async fn start_node<S: Store>(
         set_connection_request_credentials: config.set_connection_request_credentials,
         session_timeout,
         realm: config.cpe_auth.realm.clone(),
+        transfer_key: TransferKey::derive(&secret),
         ..SessionConfig::default()
     };
     let core_config = CoreConfig {

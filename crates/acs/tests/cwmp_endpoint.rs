@@ -314,21 +314,6 @@ async fn download_of_a_stored_file_with_range_and_transfer_complete() {
     assert_eq!(store.task(id).await.unwrap().unwrap().status, TaskStatus::Done);
 }
 
-#[tokio::test]
-async fn uploads_are_stored() {
-    let (acs, _dir) = start_acs(|_| {}).await;
-    let stream = tokio::net::TcpStream::connect(acs.cwmp_addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
-    let req = hyper::Request::put("/upload/00D09E-Box-S1/task-3")
-        .header("host", "acs")
-        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"config file")))
-        .unwrap();
-    assert_eq!(sender.send_request(req).await.unwrap().status(), 201);
-    let meta = acs.endpoint.store.file("upload/00D09E-Box-S1/task-3").await.unwrap().unwrap();
-    assert_eq!(meta.size, 11);
-}
-
 async fn http_get(
     addr: std::net::SocketAddr,
     path: &str,

@@ -1,5 +1,7 @@
-//! `/files`: the files CPEs download (served to them on the CWMP port at `/files/{name}`).
-//! Uploads carry the raw bytes; metadata comes from the query or `X-File-*` headers.
+//! `/files`: the files CPEs download (served to them on the CWMP port, see
+//! [`crate::session::transfer`] for which need a task's token) and, under `upload/`, what
+//! they uploaded, which only this API serves. Uploads carry the raw bytes; metadata comes
+//! from the query or `X-File-*` headers.
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -11,6 +13,7 @@ use serde_json::Value;
 use super::devices::{paging, total_count_header};
 use super::query::Query;
 use super::{ApiError, ApiResult, PathArg, St};
+use crate::session::transfer::UPLOAD_PREFIX;
 use crate::store::{FileMeta, Store, now_millis};
 
 /// Bytes read from the store per chunk of a download.
@@ -90,7 +93,7 @@ pub async fn upload<S: Store>(
     request: Request,
 ) -> ApiResult<Response> {
     let name = checked_name(&name)?.to_owned();
-    if name.starts_with("upload/") {
+    if name.starts_with(UPLOAD_PREFIX) {
         return Err(ApiError::bad("names under upload/ are kept for what CPEs upload"));
     }
     let mut q = Query::parse(raw.as_deref());

@@ -1,5 +1,12 @@
-//! Files for CPEs (TR-069 3.4.3): downloads with HEAD, ETag and Range, and an upload target
-//! for the Upload RPC (HTTP PUT, A.4.1.5).
+//! The file service of the CWMP port (TR-069 3.4.3): downloads with HEAD, ETag and Range,
+//! and the targets of the Upload RPC (HTTP PUT, A.4.1.5).
+//!
+//! `GET /files/<name>` serves a public file (firmware and the like) to anyone;
+//! `GET /files/<name>?token=<token>` serves the file of an open Download task, and
+//! `PUT /upload/<token>` takes the file of an open Upload task ([`crate::session::transfer`]
+//! says which files are public and what a token is). Anything else is 404, whether the file,
+//! the task or the token is what is missing, so a prober learns nothing. What CPEs upload is
+//! readable only through the REST API.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -7,7 +14,10 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::store::{FileMeta, Store, now_millis};
+use super::Endpoint;
+use crate::session::transfer::{Purpose, TransferToken, UPLOAD_PREFIX, is_public};
+use crate::store::{FileMeta, Store, Task, TaskStatus, now_millis};
+use crate::tasks::TaskKind;
 
 type HttpResponse = Response<Full<Bytes>>;
 
@@ -15,6 +25,112 @@ fn status(code: StatusCode) -> HttpResponse {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = code;
     r
+}
+
+/// The one answer to every request the file service refuses.
+fn not_found() -> HttpResponse {
+    status(StatusCode::NOT_FOUND)
+}
+
+fn unavailable(e: &crate::store::StoreError) -> HttpResponse {
+    tracing::error!(error = %e, "file service: store unavailable");
+    let mut r = status(StatusCode::SERVICE_UNAVAILABLE);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    r
+}
+
+/// A request for the file service.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET`/`HEAD /files/<name>[?token=…]` (name still percent-encoded).
+    Download { name: String, token: Option<String> },
+    /// `PUT /upload/<token>`.
+    Upload { token: String },
+}
+
+impl Route {
+    /// The file-service request `req` is, or `None` for a CWMP request.
+    pub fn of<B>(req: &Request<B>) -> Option<Route> {
+        let path = req.uri().path();
+        if let Some(name) = path.strip_prefix("/files/")
+            && matches!(*req.method(), Method::GET | Method::HEAD)
+        {
+            let token = form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned());
+            return Some(Route::Download { name: name.to_owned(), token });
+        }
+        if let Some(token) = path.strip_prefix("/upload/")
+            && *req.method() == Method::PUT
+        {
+            return Some(Route::Upload { token: token.to_owned() });
+        }
+        None
+    }
+
+    pub async fn serve<S: Store>(self, endpoint: &Endpoint<S>, req: Request<Incoming>) -> HttpResponse {
+        match self {
+            Route::Download { name, token } => download(endpoint, &req, &name, token.as_deref()).await,
+            Route::Upload { token } => upload(endpoint, req, &token).await,
+        }
+    }
+}
+
+/// The task a token opens for `purpose`: it must be genuine, its task open (the RPC went out
+/// and no TransferComplete closed it) and of the kind the purpose needs.
+async fn open_task<S: Store>(
+    endpoint: &Endpoint<S>,
+    purpose: Purpose,
+    token: &str,
+) -> crate::store::Result<Option<Task>> {
+    let Some(token) = TransferToken::parse(token) else { return Ok(None) };
+    let task = endpoint.store.task(token.task_id).await?;
+    // The MAC is checked whether or not the task exists: both refusals cost the same.
+    let device_key = task.as_ref().map_or("", |t| t.device_key.as_str());
+    let genuine = endpoint.session_config.transfer_key.verify(purpose, &token, device_key);
+    Ok(task.filter(|t| {
+        let kind_fits = match purpose {
+            Purpose::Upload => matches!(t.kind, TaskKind::Upload { url: None, .. }),
+            Purpose::Download => served_file(&t.kind).is_some(),
+        };
+        genuine && kind_fits && matches!(t.status, TaskStatus::Sent | TaskStatus::Waiting)
+    }))
+}
+
+/// The stored file a Download or ScheduleDownload task has the CPE fetch from this service.
+fn served_file(kind: &TaskKind) -> Option<&str> {
+    match kind {
+        TaskKind::Download { file: Some(file), url: None, .. }
+        | TaskKind::ScheduleDownload { file: Some(file), url: None, .. } => Some(file),
+        _ => None,
+    }
+}
+
+/// `GET`/`HEAD /files/<name>`: a public file, or with a token the file of its task.
+async fn download<S: Store>(
+    endpoint: &Endpoint<S>,
+    req: &Request<Incoming>,
+    name: &str,
+    token: Option<&str>,
+) -> HttpResponse {
+    let Some(name) = percent_decode(name) else { return not_found() };
+    let meta = match endpoint.store.file(&name).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return not_found(),
+        Err(e) => return unavailable(&e),
+    };
+    let allowed = match token {
+        None => is_public(&meta.name, &meta.file_type),
+        Some(token) => match open_task(endpoint, Purpose::Download, token).await {
+            Ok(task) => task.is_some_and(|t| served_file(&t.kind) == Some(meta.name.as_str())),
+            Err(e) => return unavailable(&e),
+        },
+    };
+    if !allowed {
+        tracing::debug!(file = %name, with_token = token.is_some(), "file service: download refused");
+        return not_found();
+    }
+    serve(&endpoint.store, req, &meta).await
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -59,17 +175,8 @@ fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()>
     Ok(Some((start, end)))
 }
 
-/// `GET`/`HEAD /files/<name>`.
-pub async fn serve<S: Store>(store: &S, req: &Request<Incoming>, name: &str) -> HttpResponse {
-    let Some(name) = percent_decode(name) else { return status(StatusCode::BAD_REQUEST) };
-    let meta: FileMeta = match store.file(&name).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return status(StatusCode::NOT_FOUND),
-        Err(e) => {
-            tracing::error!(error = %e, "file lookup failed");
-            return status(StatusCode::SERVICE_UNAVAILABLE);
-        }
-    };
+/// Sends a file (or, with `Range`, part of it; with `If-None-Match`, 304).
+async fn serve<S: Store>(store: &S, req: &Request<Incoming>, meta: &FileMeta) -> HttpResponse {
     let etag = format!("\"{}\"", meta.sha256);
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
@@ -121,20 +228,32 @@ pub async fn serve<S: Store>(store: &S, req: &Request<Incoming>, name: &str) -> 
     r
 }
 
-/// `PUT /upload/<device>/<command key>`: stores what a CPE uploads as a file named
-/// `upload/<device>/<command key>`.
-pub async fn upload<S: Store>(store: &S, req: Request<Incoming>, rest: &str, max: usize) -> HttpResponse {
-    let Some(rest) = percent_decode(rest) else { return status(StatusCode::BAD_REQUEST) };
-    if rest.is_empty() || rest.contains("..") {
-        return status(StatusCode::BAD_REQUEST);
+/// `PUT /upload/<token>`: what a CPE uploads for an open Upload task, stored as the file
+/// `upload/<device>/<command key>`. Nothing is read before the token is checked; the body is
+/// bounded by `max_upload_bytes` and must arrive within `client_timeout`.
+async fn upload<S: Store>(endpoint: &Endpoint<S>, req: Request<Incoming>, token: &str) -> HttpResponse {
+    let task = match open_task(endpoint, Purpose::Upload, token).await {
+        Ok(Some(task)) => task,
+        Ok(None) => {
+            tracing::debug!("file service: upload refused");
+            return not_found();
+        }
+        Err(e) => return unavailable(&e),
+    };
+    let max = endpoint.config.max_upload_bytes;
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return status(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    let body = match Limited::new(req.into_body(), max).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return status(StatusCode::PAYLOAD_TOO_LARGE),
+    let read = tokio::time::timeout(endpoint.config.client_timeout, Limited::new(req.into_body(), max).collect());
+    let body = match read.await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => return status(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(_) => return status(StatusCode::REQUEST_TIMEOUT),
     };
     let meta = FileMeta {
         id: 0,
-        name: format!("upload/{rest}"),
+        name: format!("{UPLOAD_PREFIX}{}/{}", task.device_key, task.command_key()),
         file_type: "upload".into(),
         oui: String::new(),
         product_class: String::new(),
@@ -143,12 +262,12 @@ pub async fn upload<S: Store>(store: &S, req: Request<Incoming>, rest: &str, max
         sha256: String::new(),
         created_at: now_millis(),
     };
-    match store.put_file(meta, body.to_vec()).await {
-        Ok(_) => status(StatusCode::CREATED),
-        Err(e) => {
-            tracing::error!(error = %e, "upload store failed");
-            status(StatusCode::SERVICE_UNAVAILABLE)
+    match endpoint.store.put_file(meta, body.to_vec()).await {
+        Ok(stored) => {
+            tracing::info!(device = %task.device_key, task = task.id, file = %stored.name, size = stored.size, "upload stored");
+            status(StatusCode::CREATED)
         }
+        Err(e) => unavailable(&e),
     }
 }
 
@@ -167,6 +286,20 @@ mod tests {
         assert_eq!(byte_range(Some("bytes=5-2"), 10), Err(()));
         assert_eq!(byte_range(Some("bytes=0-1,3-4"), 10), Ok(None));
         assert_eq!(byte_range(Some("items=0-1"), 10), Ok(None));
+    }
+
+    #[test]
+    fn routes() {
+        let route = |method: &str, uri: &str| Route::of(&Request::builder().method(method).uri(uri).body(()).unwrap());
+        let download = |name: &str, token: Option<&str>| {
+            Some(Route::Download { name: name.into(), token: token.map(str::to_owned) })
+        };
+        assert_eq!(route("GET", "/files/fw%2F1.bin"), download("fw%2F1.bin", None));
+        assert_eq!(route("HEAD", "/files/a/b.xml?x=1&token=7.ab"), download("a/b.xml", Some("7.ab")));
+        assert_eq!(route("PUT", "/upload/7.ab"), Some(Route::Upload { token: "7.ab".into() }));
+        for (method, uri) in [("POST", "/files/x"), ("PUT", "/files/x"), ("GET", "/upload/7.ab"), ("POST", "/")] {
+            assert_eq!(route(method, uri), None, "{method} {uri}");
+        }
     }
 
     #[test]

@@ -174,12 +174,8 @@ impl<S: Store> Endpoint<S> {
     }
 
     async fn handle(&self, req: Request<Incoming>, conn: &tokio::sync::Mutex<Connection>) -> HttpResponse {
-        let path = req.uri().path().to_owned();
-        if path.starts_with("/files/") && matches!(*req.method(), Method::GET | Method::HEAD) {
-            return files::serve(&self.store, &req, &path["/files/".len()..]).await;
-        }
-        if path.starts_with("/upload/") && *req.method() == Method::PUT {
-            return files::upload(&self.store, req, &path["/upload/".len()..], self.config.max_upload_bytes).await;
+        if let Some(route) = files::Route::of(&req) {
+            return route.serve(self, req).await;
         }
         if *req.method() != Method::POST {
             let mut r = text_response(StatusCode::METHOD_NOT_ALLOWED, "CWMP sessions use POST\n");

@@ -7,6 +7,7 @@ use cwmp_wire::rpc::{self, ParameterValueStruct};
 use cwmp_wire::{DateTime, Fault, FaultCode, Message, Value, XsdType};
 use serde_json::json;
 
+use super::transfer::{self, Purpose};
 use super::{SessionConfig, SessionInputs};
 use crate::provision::run::Provisioner;
 use crate::store::{
@@ -257,25 +258,34 @@ struct DownloadSource {
 
 impl DownloadSource {
     fn resolve(
+        task: &Task,
         file: &Option<String>,
         url: &Option<String>,
         file_type: &Option<String>,
         ctx: &JobContext<'_>,
     ) -> Result<DownloadSource, String> {
         let meta = file.as_ref().and_then(|f| ctx.inputs.files.get(f));
+        let file_type = file_type
+            .clone()
+            .or_else(|| meta.map(|m| m.file_type.clone()))
+            .unwrap_or_else(|| "1 Firmware Upgrade Image".into());
         let url = match (file, url) {
             (_, Some(url)) => url.clone(),
-            (Some(name), None) => format!("{}{}", ctx.inputs.file_base_url, percent_path(name)),
+            (Some(name), None) => {
+                let url = format!("{}{}", ctx.inputs.file_base_url, percent_path(name));
+                // Plain only when both the stored file and the task say it is fleet-wide.
+                let public = meta.is_some_and(|m| transfer::is_public(name, &m.file_type))
+                    && transfer::is_public(name, &file_type);
+                if public {
+                    url
+                } else {
+                    let token = ctx.config.transfer_key.token(Purpose::Download, task.id, &task.device_key);
+                    format!("{url}?token={token}")
+                }
+            }
             (None, None) => return Err("no file or url".into()),
         };
-        Ok(DownloadSource {
-            url,
-            file_type: file_type
-                .clone()
-                .or_else(|| meta.map(|m| m.file_type.clone()))
-                .unwrap_or_else(|| "1 Firmware Upgrade Image".into()),
-            file_size: meta.map(|m| m.size.min(u32::MAX as u64) as u32).unwrap_or(0),
-        })
+        Ok(DownloadSource { url, file_type, file_size: meta.map(|m| m.size.min(u32::MAX as u64) as u32).unwrap_or(0) })
     }
 }
 
@@ -337,7 +347,7 @@ impl Job {
             TaskKind::Reboot => rpc::Reboot { command_key: key }.into(),
             TaskKind::FactoryReset => rpc::FactoryReset {}.into(),
             TaskKind::Download { file, url, file_type, target_file_name, delay_seconds, username, password } => {
-                let source = match DownloadSource::resolve(file, url, file_type, ctx) {
+                let source = match DownloadSource::resolve(&task, file, url, file_type, ctx) {
                     Ok(s) => s,
                     Err(e) => return Err(Box::new((task, e))),
                 };
@@ -359,7 +369,8 @@ impl Job {
                 command_key: key.clone(),
                 file_type: file_type.clone(),
                 url: url.clone().unwrap_or_else(|| {
-                    format!("{}{}/{}", ctx.inputs.upload_base_url, percent_path(&ctx.device.key), key)
+                    let token = ctx.config.transfer_key.token(Purpose::Upload, task.id, &task.device_key);
+                    format!("{}{token}", ctx.inputs.upload_base_url)
                 }),
                 username: username.clone(),
                 password: password.clone(),
@@ -370,7 +381,7 @@ impl Job {
                 rpc::ScheduleInform { delay_seconds: *delay_seconds, command_key: key }.into()
             }
             TaskKind::ScheduleDownload { file, url, file_type, target_file_name, time_windows, username, password } => {
-                let source = match DownloadSource::resolve(file, url, file_type, ctx) {
+                let source = match DownloadSource::resolve(&task, file, url, file_type, ctx) {
                     Ok(s) => s,
                     Err(e) => return Err(Box::new((task, e))),
                 };

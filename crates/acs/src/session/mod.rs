@@ -8,6 +8,7 @@
 mod checkpoint;
 mod jobs;
 mod negotiate;
+pub mod transfer;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -20,7 +21,7 @@ pub use checkpoint::CheckpointError;
 use jobs::{Job, JobContext, Progress, Reconciled};
 pub use negotiate::{Accepted, InformError, accept_inform};
 
-/// Session behaviour an operator can tune.
+/// Session behaviour an operator can tune, and what every session of a node shares.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// Versions the ACS speaks, for negotiation (3.7.4).
@@ -38,6 +39,9 @@ pub struct SessionConfig {
     pub session_timeout: Millis,
     /// The Digest realm, under which enrolment credentials are stored.
     pub realm: String,
+    /// Signs the URLs of Upload targets and of files that are not public ([`transfer`]);
+    /// the nodes of one ACS share it.
+    pub transfer_key: transfer::TransferKey,
 }
 
 impl Default for SessionConfig {
@@ -50,6 +54,7 @@ impl Default for SessionConfig {
             max_batch_names: 256,
             session_timeout: 60_000,
             realm: "cwmp".into(),
+            transfer_key: transfer::TransferKey::random(),
         }
     }
 }

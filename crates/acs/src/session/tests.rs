@@ -264,3 +264,89 @@ fn retryable_faults_back_off() {
     assert_eq!(update.status, TaskStatus::Pending);
     assert_eq!(update.not_before, 1002 + 60_000);
 }
+
+/// Starts a session whose inputs name the file service and hold `files`; returns its first
+/// request after the InformResponse.
+fn first_request(tasks: Vec<Task>, files: &[(&str, &str)], config: SessionConfig) -> Message {
+    let accepted = accept_inform(&inform(&[], &[]), &Version::ALL, 1000, None).unwrap();
+    let inputs = SessionInputs {
+        file_base_url: "http://acs:7547/files/".into(),
+        upload_base_url: "http://acs:7547/upload/".into(),
+        files: files
+            .iter()
+            .map(|(name, ty)| {
+                let meta = crate::store::FileMeta {
+                    id: 1,
+                    name: name.to_string(),
+                    file_type: ty.to_string(),
+                    oui: String::new(),
+                    product_class: String::new(),
+                    version: String::new(),
+                    size: 10,
+                    sha256: String::new(),
+                    created_at: 0,
+                };
+                (name.to_string(), meta)
+            })
+            .collect(),
+        ..SessionInputs::default()
+    };
+    let config = SessionConfig { set_connection_request_credentials: false, ..config };
+    let (mut s, _) = AcsSession::start(&accepted, device(), tasks, inputs, config, 1000);
+    soap(&s.handle(None, 1001)).message.clone()
+}
+
+#[test]
+fn the_upload_url_carries_a_token_for_its_task_and_device() {
+    use transfer::{Purpose, TransferToken};
+    let kind = TaskKind::Upload {
+        file_type: "3 Vendor Configuration File 1".into(),
+        url: None,
+        delay_seconds: 0,
+        username: String::new(),
+        password: String::new(),
+    };
+    let config = SessionConfig::default();
+    let key = config.transfer_key.clone();
+    let Message::Upload(u) = first_request(vec![task(7, kind)], &[], config) else { panic!() };
+    let token = u.url.strip_prefix("http://acs:7547/upload/").unwrap_or_else(|| panic!("{}", u.url));
+    let token = TransferToken::parse(token).unwrap();
+    assert_eq!(token.task_id, 7);
+    assert!(key.verify(Purpose::Upload, &token, &device().key));
+    assert!(!key.verify(Purpose::Download, &token, &device().key));
+    assert_eq!(u.command_key, "task-7");
+}
+
+#[test]
+fn download_urls_carry_a_token_unless_the_file_is_public() {
+    use transfer::{Purpose, TransferToken};
+    let download = |file: &str, file_type: Option<&str>| TaskKind::Download {
+        file: Some(file.into()),
+        url: None,
+        file_type: file_type.map(str::to_owned),
+        target_file_name: String::new(),
+        delay_seconds: 0,
+        username: String::new(),
+        password: String::new(),
+    };
+    let files = [("fw.bin", "1 Firmware Upgrade Image"), ("cfg.xml", "3 Vendor Configuration File")];
+    let url = |kind: TaskKind| {
+        let config = SessionConfig::default();
+        let key = config.transfer_key.clone();
+        let Message::Download(d) = first_request(vec![task(5, kind)], &files, config) else { panic!() };
+        let token = d.url.split_once("?token=").map(|(_, t)| TransferToken::parse(t).unwrap());
+        if let Some(token) = &token {
+            assert!(key.verify(Purpose::Download, token, &device().key), "{}", d.url);
+            assert_eq!(token.task_id, 5);
+        }
+        (d.url.split('?').next().unwrap().to_owned(), token.is_some())
+    };
+    assert_eq!(url(download("fw.bin", None)), ("http://acs:7547/files/fw.bin".into(), false));
+    assert_eq!(url(download("cfg.xml", None)), ("http://acs:7547/files/cfg.xml".into(), true));
+    // The task's declared type or the stored one: either asking for a token gets one.
+    assert!(url(download("fw.bin", Some("3 Vendor Configuration File"))).1);
+    assert!(url(download("cfg.xml", Some("1 Firmware Upgrade Image"))).1);
+    // A file the session knows nothing about, or one a CPE uploaded.
+    assert!(url(download("gone.bin", None)).1);
+    assert!(url(download("upload/00D09E-Box-S1/task-3", Some("3 Vendor Configuration File"))).1);
+}
