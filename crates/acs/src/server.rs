@@ -12,12 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{AcsConfig, StoreKind};
-use crate::cwmp::admission::Gatekeeper;
-use crate::cwmp::endpoint::{CoreConfig, EndpointCore};
 use crate::cwmp::{Clock, Endpoint, Transport};
-use crate::metrics::Metrics;
-use crate::session::SessionConfig;
-use crate::session::transfer::TransferKey;
 use crate::store::postgres::PgStore;
 use crate::store::postgres::cluster::Cluster;
 use crate::store::sqlite::SqliteStore;
@@ -173,35 +168,11 @@ async fn start_node<S: Store>(
     let cwmp_addr = cwmp.local_addr().map_err(|e| StartError::Bind(config.cwmp_listen, e))?;
     let api_addr = api.local_addr().map_err(|e| StartError::Bind(config.api_listen, e))?;
     warn_insecure(&config);
-    let session_timeout = config.session_timeout.as_millis().min(i64::MAX as u128) as i64;
-    let session_config = SessionConfig {
-        bootstrap_refresh: config.bootstrap_refresh,
-        set_connection_request_credentials: config.set_connection_request_credentials,
-        session_timeout,
-        realm: config.cpe_auth.realm.clone(),
-        transfer_key: TransferKey::derive(&secret),
-        ..SessionConfig::default()
-    };
-    let core_config = CoreConfig {
-        session_timeout,
-        max_sessions: config.max_sessions,
-        session_by_address: config.session_by_address,
-    };
     let seed = {
         use rand::RngExt as _;
         rand::rng().random()
     };
-    let core = EndpointCore::new(Gatekeeper::new(config.cpe_auth.clone(), secret), core_config, seed);
-    let endpoint = Arc::new(Endpoint {
-        store: store.clone(),
-        core: std::sync::Mutex::new(core),
-        limits: cwmp_wire::Limits { max_body_bytes: config.max_body_bytes, ..Default::default() },
-        metrics: Arc::new(Metrics::default()),
-        session_config,
-        config,
-        cluster: cluster.clone(),
-        clock: Clock::System,
-    });
+    let endpoint = Arc::new(Endpoint::new(config, store.clone(), secret, cluster.clone(), Clock::System, seed));
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     if let Some(cluster) = cluster {

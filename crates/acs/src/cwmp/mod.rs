@@ -34,12 +34,14 @@ use crate::metrics::Metrics;
 use crate::session::{
     AcsSession, InformError, Reply, SessionAdmission, SessionConfig, SessionInputs, Step, accept_inform,
 };
+use crate::session::transfer::TransferKey;
 use crate::store::postgres::cluster::{Begin, Cluster, Lease};
 use crate::store::{AuditRecord, Device, Millis, Store, Task, now_millis};
 use crate::tasks::TaskKind;
 use cluster::{LeaseLost, Save};
 use cwmp_http::compression::ContentEncoding;
-use endpoint::{AuditRefusal, ConnState, EndpointCore, InformDecision, Located, RequestFacts};
+use admission::Gatekeeper;
+use endpoint::{AuditRefusal, ConnState, CoreConfig, EndpointCore, InformDecision, Located, RequestFacts};
 
 const COOKIE: &str = "cwmp_session";
 
@@ -145,6 +147,43 @@ fn facts(parts: &Parts) -> RequestFacts<'_> {
 }
 
 impl<S: Store> Endpoint<S> {
+    /// The endpoint of a node: `secret` signs Digest nonces and transfer URLs (shared by the
+    /// nodes of one ACS); `seed` seeds its randomness (session ids, nonces, passwords).
+    pub fn new(
+        config: AcsConfig,
+        store: S,
+        secret: Vec<u8>,
+        cluster: Option<Arc<Cluster>>,
+        clock: Clock,
+        seed: u64,
+    ) -> Endpoint<S> {
+        let session_timeout = config.session_timeout.as_millis().min(i64::MAX as u128) as i64;
+        let session_config = SessionConfig {
+            bootstrap_refresh: config.bootstrap_refresh,
+            set_connection_request_credentials: config.set_connection_request_credentials,
+            session_timeout,
+            realm: config.cpe_auth.realm.clone(),
+            transfer_key: TransferKey::derive(&secret),
+            ..SessionConfig::default()
+        };
+        let core_config = CoreConfig {
+            session_timeout,
+            max_sessions: config.max_sessions,
+            session_by_address: config.session_by_address,
+        };
+        let core = EndpointCore::new(Gatekeeper::new(config.cpe_auth.clone(), secret), core_config, seed);
+        Endpoint {
+            store,
+            core: Mutex::new(core),
+            limits: Limits { max_body_bytes: config.max_body_bytes, ..Default::default() },
+            metrics: Arc::new(Metrics::default()),
+            session_config,
+            config,
+            cluster,
+            clock,
+        }
+    }
+
     /// The decisions' core. Held only between awaits, never across one.
     pub(crate) fn core(&self) -> MutexGuard<'_, EndpointCore<SessionRef>> {
         self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -192,28 +231,28 @@ impl<S: Store> Endpoint<S> {
         response
     }
 
-    async fn read_body(&self, req: Request<Incoming>) -> Result<(Parts, Vec<u8>), HttpResponse> {
+    async fn read_body(&self, req: Request<Incoming>) -> Result<(Parts, Bytes), HttpResponse> {
         let (parts, body) = req.into_parts();
         let limit = self.config.max_body_bytes;
         let collected = tokio::time::timeout(self.config.client_timeout, Limited::new(body, limit).collect()).await;
-        let raw = match collected {
-            Ok(Ok(b)) => b.to_bytes(),
-            Ok(Err(_)) => return Err(text_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n")),
-            Err(_) => return Err(text_response(StatusCode::REQUEST_TIMEOUT, "body not received in time\n")),
-        };
-        let encoding = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-        // 3.4.7: an encoding we cannot read gets 415 (the CPE then retries uncompressed).
-        match cwmp_http::compression::decode_body(encoding, &raw, limit) {
-            Ok(body) => Ok((parts, body)),
-            Err(cwmp_http::compression::DecodeError::Unsupported(_)) => {
-                Err(text_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported Content-Encoding\n"))
-            }
-            Err(e) => Err(text_response(StatusCode::BAD_REQUEST, &format!("{e}\n"))),
+        match collected {
+            Ok(Ok(b)) => Ok((parts, b.to_bytes())),
+            Ok(Err(_)) => Err(text_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n")),
+            Err(_) => Err(text_response(StatusCode::REQUEST_TIMEOUT, "body not received in time\n")),
         }
     }
 
-    /// One CWMP POST whose body has been read (and decompressed), on `conn`.
-    pub async fn post(&self, conn: &mut Connection, parts: &Parts, body: &[u8]) -> HttpResponse {
+    /// One CWMP POST on `conn`, its body as received (compressed or not).
+    pub async fn post(&self, conn: &mut Connection, parts: &Parts, raw: &[u8]) -> HttpResponse {
+        let encoding = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+        // 3.4.7: an encoding we cannot read gets 415 (the CPE then retries uncompressed).
+        let body = match cwmp_http::compression::decode_body(encoding, raw, self.config.max_body_bytes) {
+            Ok(body) => body,
+            Err(cwmp_http::compression::DecodeError::Unsupported(_)) => {
+                return text_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported Content-Encoding\n");
+            }
+            Err(e) => return text_response(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+        };
         // Logs of a request carry its peer, session and device.
         let span = tracing::info_span!(
             "cwmp",
@@ -221,7 +260,7 @@ impl<S: Store> Endpoint<S> {
             session = conn.state.session.as_deref().map(|id| &id[..8]).unwrap_or_default(),
             device = conn.device.as_deref().unwrap_or_default(),
         );
-        tracing::Instrument::instrument(self.cwmp(conn, parts, body), span).await
+        tracing::Instrument::instrument(self.cwmp(conn, parts, &body), span).await
     }
 
     async fn cwmp(&self, conn: &mut Connection, parts: &Parts, body: &[u8]) -> HttpResponse {
