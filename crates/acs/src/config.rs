@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::store::postgres::PostgresConfig;
 use crate::store::sqlite::Durability;
 
-/// How CPEs authenticate to the CWMP endpoint (TR-069 3.4.4).
-#[derive(Debug, Clone, Deserialize)]
+/// How CPEs authenticate to the CWMP endpoint (TR-069 3.4.4). Its `Debug` hides the secrets.
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CpeAuthConfig {
     /// `auto`: Digest over HTTP, Basic or Digest over TLS; `none`: no HTTP authentication
@@ -42,6 +42,20 @@ impl Default for CpeAuthConfig {
             unknown_devices: UnknownDevices::Enroll,
             factory_secret: None,
         }
+    }
+}
+
+impl std::fmt::Debug for CpeAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &Option<String>| s.as_ref().map(|_| "(hidden)");
+        f.debug_struct("CpeAuthConfig")
+            .field("mode", &self.mode)
+            .field("realm", &self.realm)
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("unknown_devices", &self.unknown_devices)
+            .field("factory_secret", &hidden(&self.factory_secret))
+            .finish()
     }
 }
 
@@ -218,6 +232,23 @@ mod tests {
         assert_eq!(config.audit_retention(), Duration::from_secs(7 * 86_400));
         let e = serde_json::from_str::<AcsConfig>(r#"{"audit_retention_days": 0}"#).unwrap_err().to_string();
         assert!(e.contains("nonzero"), "{e}");
+    }
+
+    #[test]
+    fn cpe_auth_settings_and_their_secrets() {
+        let config: AcsConfig = serde_json::from_str(
+            r#"{"session_by_address": true,
+                "cpe_auth": {"unknown_devices": "refuse", "username": "factory",
+                             "password": "pw-of-the-fleet", "factory_secret": "maker-secret"}}"#,
+        )
+        .unwrap();
+        assert!(config.session_by_address);
+        assert_eq!(config.cpe_auth.unknown_devices, UnknownDevices::Refuse);
+        assert_eq!(AcsConfig::default().cpe_auth.unknown_devices, UnknownDevices::Enroll);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("pw-of-the-fleet") && !shown.contains("maker-secret"), "{shown}");
+        let e = serde_json::from_str::<AcsConfig>(r#"{"cpe_auth": {"unknown_devices": "maybe"}}"#).unwrap_err();
+        assert!(e.to_string().contains("maybe"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use cwmp_acs::config::{AcsConfig, StoreKind};
 use cwmp_acs::server::Running;
-use cwmp_acs::store::Store;
+use cwmp_acs::store::postgres::PgStore;
+use cwmp_acs::store::sqlite::SqliteStore;
+use cwmp_acs::store::{AuditRecord, Store, now_millis};
 
 #[derive(Subcommand)]
 pub enum AcsCommand {
@@ -16,16 +18,36 @@ pub enum AcsCommand {
     /// 0.0.0.0:7557) on an embedded SQLite store in the data directory, or on PostgreSQL
     /// (`--store postgres://…`), which several nodes can share.
     Serve(ServeArgs),
+    /// Re-enrol a device: forget the credentials it must present, so that its next contact is
+    /// a first contact and it is given new ones (after a factory reset, say). Works on the
+    /// store of the configuration given, whether the ACS runs or not.
+    Reenrol {
+        #[command(flatten)]
+        settings: StoreArgs,
+        /// The device's id (`OUI-ProductClass-SerialNumber`, as the API shows it).
+        device: String,
+    },
 }
 
+/// Where the configuration and the state are.
 #[derive(Args)]
-pub struct ServeArgs {
+pub struct StoreArgs {
     /// TOML configuration file (settings of `AcsConfig`; flags and CWMP_* variables win).
     #[arg(long, env = "CWMP_ACS_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database, secrets and the first API token are kept.
     #[arg(long, env = "CWMP_ACS_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the state lives: `sqlite` (the default, in the data directory) or
+    /// `postgres://user:password@host:5432/database` (several nodes may share it).
+    #[arg(long, env = "CWMP_ACS_STORE", hide_env_values = true)]
+    store: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    settings: StoreArgs,
     /// CWMP endpoint address.
     #[arg(long, env = "CWMP_ACS_CWMP_LISTEN")]
     cwmp_listen: Option<SocketAddr>,
@@ -35,19 +57,16 @@ pub struct ServeArgs {
     /// Base URL CPEs use to reach the ACS (for file URLs).
     #[arg(long, env = "CWMP_ACS_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Where the state lives: `sqlite` (the default, in the data directory) or
-    /// `postgres://user:password@host:5432/database` (several nodes may share it).
-    #[arg(long, env = "CWMP_ACS_STORE", hide_env_values = true)]
-    store: Option<String>,
 }
 
 pub async fn run(command: AcsCommand) -> anyhow::Result<()> {
     match command {
         AcsCommand::Serve(args) => serve(args).await,
+        AcsCommand::Reenrol { settings, device } => reenrol(&settings, &device).await,
     }
 }
 
-fn load_config(args: &ServeArgs) -> anyhow::Result<AcsConfig> {
+fn load_config(args: &StoreArgs) -> anyhow::Result<AcsConfig> {
     let mut config: AcsConfig = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -58,6 +77,14 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<AcsConfig> {
     if let Some(v) = &args.data_dir {
         config.data_dir = v.clone();
     }
+    if let Some(v) = &args.store {
+        config.store = Some(v.clone());
+    }
+    Ok(config)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = load_config(&args.settings)?;
     if let Some(v) = args.cwmp_listen {
         config.cwmp_listen = v;
     }
@@ -67,14 +94,6 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<AcsConfig> {
     if let Some(v) = &args.public_url {
         config.public_url = Some(v.clone());
     }
-    if let Some(v) = &args.store {
-        config.store = Some(v.clone());
-    }
-    Ok(config)
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(&args)?;
     let data_dir = config.data_dir.clone();
     match config.store_kind().map_err(anyhow::Error::msg)? {
         StoreKind::Sqlite => run_until_stopped(cwmp_acs::server::start(config).await?, &data_dir).await,
@@ -87,6 +106,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             run_until_stopped(running, &data_dir).await
         }
     }
+}
+
+async fn reenrol(settings: &StoreArgs, device: &str) -> anyhow::Result<()> {
+    let config = load_config(settings)?;
+    match config.store_kind().map_err(anyhow::Error::msg)? {
+        StoreKind::Sqlite => {
+            let path = config.data_dir.join("acs.db");
+            anyhow::ensure!(path.exists(), "no store at {} (see --data-dir)", path.display());
+            forget_credentials(SqliteStore::open(&path, config.durability).await?, device).await
+        }
+        StoreKind::Postgres(url) => forget_credentials(PgStore::connect(&url, &config.postgres).await?, device).await,
+    }
+}
+
+async fn forget_credentials<S: Store>(store: S, device: &str) -> anyhow::Result<()> {
+    store.set_credentials(device, None).await.with_context(|| format!("device {device}"))?;
+    let record = AuditRecord {
+        at: now_millis(),
+        actor: "cli".into(),
+        action: "device.reenrol".into(),
+        target: Some(device.to_owned()),
+        address: None,
+        detail: serde_json::json!({}),
+    };
+    store.record_audit(record).await?;
+    say(format_args!("{device}: credentials forgotten; its next contact enrols it again"));
+    Ok(())
 }
 
 async fn run_until_stopped<S: Store>(running: Running<S>, data_dir: &std::path::Path) -> anyhow::Result<()> {

@@ -99,6 +99,8 @@ async fn the_agent_is_managed_by_the_acs() {
         device["connectionRequest"]["url"].as_str().is_some_and(|u| u.starts_with("http://127.0.0.1:")),
         "{device}"
     );
+    // Enrolled on first contact: it has credentials of its own, which it uses from now on.
+    assert_eq!(device["hasCredentials"], true, "{device}");
 
     // A task woken by a Connection Request and awaited.
     let (status, task) = acs
@@ -161,4 +163,27 @@ async fn the_agent_is_managed_by_the_acs() {
     .await;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["result"]["faultCode"], 0, "{done}");
+
+    // An operator re-enrols it from the shell; its next session gives it new credentials.
+    let reenrol = |device: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cwmp"))
+            .args(["acs", "reenrol", "--data-dir"])
+            .arg(dir.path().join("acs"))
+            .arg(device)
+            .output()
+            .expect("cwmp acs reenrol")
+    };
+    let out = reenrol(id);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, device) = acs.api("GET", &format!("/devices/{id}"), "").await.unwrap();
+    assert_eq!(device["hasCredentials"], false, "{device}");
+    assert_eq!(acs.api("POST", &format!("/devices/{id}/connection-request"), "").await.unwrap().0 / 100, 2);
+    eventually("the new enrolment", Duration::from_secs(60), async || {
+        let (_, device) = acs.api("GET", &format!("/devices/{id}"), "").await?;
+        (device["hasCredentials"] == true).then_some(())
+    })
+    .await;
+    let out = reenrol("000000-None-0");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("000000-None-0"), "{}", String::from_utf8_lossy(&out.stderr));
 }

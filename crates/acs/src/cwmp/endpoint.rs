@@ -416,3 +416,177 @@ fn presented_username(authorization: Option<&str>) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CpeAuthConfig, UnknownDevices};
+    use cwmp_http::digest;
+
+    const KEY: &str = "00D09E-Box-S1";
+    const NAT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
+
+    fn core(policy: UnknownDevices, by_address: bool) -> EndpointCore<u32> {
+        let auth = CpeAuthConfig { unknown_devices: policy, ..CpeAuthConfig::default() };
+        let config = CoreConfig { session_timeout: 60_000, max_sessions: 100, session_by_address: by_address };
+        EndpointCore::new(Gatekeeper::new(auth, b"nonce secret".to_vec()), config, 42)
+    }
+
+    fn enrolled(password: &str) -> Device {
+        use rand::SeedableRng as _;
+        let mut rng = StdRng::seed_from_u64(3);
+        let credentials = crate::cwmp::auth::hash_credentials(KEY, password, "cwmp", &mut rng, true);
+        Device { credentials: Some(credentials), ..crate::store::fixtures::device() }
+    }
+
+    fn facts<'a>(authorization: Option<&'a str>, cookie: Option<&'a str>) -> RequestFacts<'a> {
+        RequestFacts { authorization, cookie, uri: "/" }
+    }
+
+    /// Digest credentials answering one of `challenges`.
+    fn answer(challenges: &[String], user: &str, password: &str) -> String {
+        let parsed = cwmp_http::auth::parse_www_authenticate(challenges.iter().map(String::as_str));
+        let cwmp_http::auth::Challenge::Digest(d) = &parsed[0] else { panic!("{parsed:?}") };
+        digest::Client::new(user, password, d.clone(), "cn").unwrap().authorization("POST", "/").to_string()
+    }
+
+    /// Admits device KEY (with `device` as stored) on `conn`, answering a challenge with
+    /// `password` when one comes; the session's id.
+    fn start(
+        core: &mut EndpointCore<u32>,
+        conn: &mut ConnState,
+        device: &Device,
+        password: &str,
+        now: Millis,
+    ) -> String {
+        let mut decision = core.inform(conn, &facts(None, None), KEY, Some(device), now);
+        if let InformDecision::Challenge { challenges, .. } = &decision {
+            let authorization = answer(challenges, KEY, password);
+            decision = core.inform(conn, &facts(Some(&authorization), None), KEY, Some(device), now);
+        }
+        let InformDecision::Start { id, .. } = decision else { panic!("{decision:?}") };
+        core.started(&id, 1);
+        core.finish_request(conn, &id, Some(now + 60_000));
+        id
+    }
+
+    #[test]
+    fn requests_join_by_connection_cookie_or_credentials_only() {
+        let mut core = core(UnknownDevices::Enroll, false);
+        let device = enrolled("pw");
+        let mut conn = ConnState::new(NAT, false, None);
+        let id = start(&mut core, &mut conn, &device, "pw", 0);
+        // Its connection.
+        let Located::Here { id: found, .. } = core.locate(&mut conn, &facts(None, None), 1) else { panic!() };
+        assert_eq!(found, id);
+        core.finish_request(&mut conn, &id, Some(60_001));
+        // Another connection from the same address: nothing without cookie or credentials,
+        // and a challenge to let it prove who it is.
+        let mut other = ConnState::new(NAT, false, None);
+        assert!(matches!(core.locate(&mut other, &facts(None, None), 2), Located::Nowhere));
+        assert!(core.should_challenge(&facts(None, None)));
+        // The cookie.
+        assert!(matches!(core.locate(&mut other, &facts(None, Some(&id)), 3), Located::Here { .. }));
+        core.finish_request(&mut other, &id, Some(60_003));
+        // The device's credentials on a third connection.
+        let mut third = ConnState::new(NAT, false, None);
+        let challenges = core.challenges(false, false, 4);
+        let good = answer(&challenges, KEY, "pw");
+        assert!(matches!(core.locate(&mut third, &facts(Some(&good), None), 4), Located::Here { .. }));
+        assert_eq!(third.authenticated.as_deref(), Some(KEY));
+        core.finish_request(&mut third, &id, Some(60_004));
+        // Wrong ones: refused, audited, and that connection joins nothing any more, not
+        // even with the right cookie, until it authenticates.
+        let mut bad = ConnState::new(NAT, false, None);
+        let wrong = answer(&core.challenges(false, false, 5), KEY, "guess");
+        let Located::Refused { audit: Some(audit), .. } = core.locate(&mut bad, &facts(Some(&wrong), None), 5) else {
+            panic!()
+        };
+        assert_eq!((audit.address, audit.refusal.reason), (NAT, "wrong credentials"));
+        assert!(matches!(core.locate(&mut bad, &facts(None, Some(&id)), 6), Located::Nowhere));
+    }
+
+    #[test]
+    fn a_refused_inform_opens_nothing_and_joins_nothing() {
+        let mut core = core(UnknownDevices::Accept, true);
+        // An unauthenticated device in session from the shared address.
+        let mut a = ConnState::new(NAT, false, None);
+        let open = crate::store::fixtures::device();
+        let InformDecision::Start { id, .. } = core.inform(&mut a, &facts(None, None), KEY, Some(&open), 0) else {
+            panic!()
+        };
+        core.started(&id, 1);
+        core.finish_request(&mut a, &id, Some(60_000));
+        // Another client informs as a device that has credentials, with wrong ones: 401,
+        // and although joining by address is on, its next request joins nothing.
+        let other = Device { key: "00D09E-Box-S2".into(), ..enrolled("pw") };
+        let mut x = ConnState::new(NAT, false, None);
+        let InformDecision::Challenge { challenges, audit: None } =
+            core.inform(&mut x, &facts(None, None), &other.key, Some(&other), 1)
+        else {
+            panic!()
+        };
+        let wrong = answer(&challenges, &other.key, "nope");
+        let decision = core.inform(&mut x, &facts(Some(&wrong), None), &other.key, Some(&other), 1);
+        assert!(matches!(decision, InformDecision::Challenge { audit: Some(_), .. }));
+        assert!(matches!(core.locate(&mut x, &facts(None, None), 2), Located::Nowhere));
+        // A client that was never refused joins the open session by address.
+        let mut y = ConnState::new(NAT, false, None);
+        assert!(matches!(core.locate(&mut y, &facts(None, None), 3), Located::Here { .. }));
+    }
+
+    #[test]
+    fn one_session_per_device_with_retry_after() {
+        let mut core = core(UnknownDevices::Enroll, false);
+        let device = enrolled("pw");
+        let mut first = ConnState::new(NAT, false, None);
+        let id = start(&mut core, &mut first, &device, "pw", 0);
+        let mut second = ConnState::new(NAT, false, None);
+        let InformDecision::Challenge { challenges, .. } =
+            core.inform(&mut second, &facts(None, None), KEY, Some(&device), 15_000)
+        else {
+            panic!()
+        };
+        let authorization = answer(&challenges, KEY, "pw");
+        let busy = core.inform(&mut second, &facts(Some(&authorization), None), KEY, Some(&device), 15_000);
+        assert!(matches!(busy, InformDecision::Busy { retry_after: 45, .. }), "{busy:?}");
+        // Idle past its timeout (a CPE that rebooted mid-session): the new one starts.
+        assert_eq!(core.poll_timeout(), Some(60_000));
+        let authorization = answer(&core.challenges(false, false, 60_000), KEY, "pw");
+        let decision = core.inform(&mut second, &facts(Some(&authorization), None), KEY, Some(&device), 60_000);
+        let InformDecision::Start { replaced, .. } = decision else { panic!("{decision:?}") };
+        assert_eq!(replaced, Some(id));
+    }
+
+    #[test]
+    fn refusals_are_audited_once_a_minute_per_device_and_address() {
+        let mut core = core(UnknownDevices::Enroll, false);
+        let device = enrolled("pw");
+        let mut audited = 0;
+        for now in (0..180_000).step_by(10_000) {
+            let mut conn = ConnState::new(NAT, false, None);
+            let wrong = answer(&core.challenges(false, false, now), KEY, "guess");
+            if let InformDecision::Challenge { audit: Some(_), .. } =
+                core.inform(&mut conn, &facts(Some(&wrong), None), KEY, Some(&device), now)
+            {
+                audited += 1;
+            }
+        }
+        assert_eq!(audited, 3);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_ids_and_nonces() {
+        let run = || {
+            let mut c = core(UnknownDevices::Accept, false);
+            let mut conn = ConnState::new(NAT, false, None);
+            let open = crate::store::fixtures::device();
+            let InformDecision::Start { id, seed, .. } = c.inform(&mut conn, &facts(None, None), KEY, Some(&open), 0)
+            else {
+                panic!()
+            };
+            (id, seed, c.challenges(false, false, 0))
+        };
+        assert_eq!(run(), run());
+    }
+}

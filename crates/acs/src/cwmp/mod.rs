@@ -31,16 +31,16 @@ use serde_json::json;
 
 use crate::config::AcsConfig;
 use crate::metrics::Metrics;
+use crate::session::transfer::TransferKey;
 use crate::session::{
     AcsSession, InformError, Reply, SessionAdmission, SessionConfig, SessionInputs, Step, accept_inform,
 };
-use crate::session::transfer::TransferKey;
 use crate::store::postgres::cluster::{Begin, Cluster, Lease};
 use crate::store::{AuditRecord, Device, Millis, Store, Task, now_millis};
 use crate::tasks::TaskKind;
+use admission::Gatekeeper;
 use cluster::{LeaseLost, Save};
 use cwmp_http::compression::ContentEncoding;
-use admission::Gatekeeper;
 use endpoint::{AuditRefusal, ConnState, CoreConfig, EndpointCore, InformDecision, Located, RequestFacts};
 
 const COOKIE: &str = "cwmp_session";
