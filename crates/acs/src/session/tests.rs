@@ -350,3 +350,58 @@ fn download_urls_carry_a_token_unless_the_file_is_public() {
     assert!(url(download("gone.bin", None)).1);
     assert!(url(download("upload/00D09E-Box-S1/task-3", Some("3 Vendor Configuration File"))).1);
 }
+
+#[test]
+fn idle_timer_runs_from_the_last_request() {
+    let (mut s, _) = start(&[("2 PERIODIC", "")], &[], vec![task(1, TaskKind::GetRpcMethods)]);
+    assert_eq!(s.poll_timeout(), Some(1000 + 60_000));
+    s.handle(None, 5000);
+    assert_eq!(s.poll_timeout(), Some(65_000), "each request moves it");
+    assert!(!s.handle_timeout(64_999));
+    assert!(s.handle_timeout(65_000));
+    assert_eq!(s.poll_timeout(), None, "over");
+}
+
+#[test]
+fn enrolment_comes_first_with_passwords_drawn_from_the_seed() {
+    let run = |seed| {
+        let env = inform(&[("2 PERIODIC", "")], &[]);
+        let accepted = accept_inform(&env, &Version::ALL, 1000, None).unwrap();
+        let admission = SessionAdmission {
+            first_contact: true,
+            enrol: Some("no authentication".into()),
+            seed,
+            ..Default::default()
+        };
+        let inputs = SessionInputs { admission, ..SessionInputs::default() };
+        let (mut s, _) = AcsSession::start(&accepted, device(), vec![], inputs, SessionConfig::default(), 1000);
+        let step = s.handle(None, 1001);
+        let Message::SetParameterValues(spv) = &soap(&step).message else { panic!() };
+        let names: Vec<&str> = spv.parameter_list.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Device.ManagementServer.Username", "Device.ManagementServer.Password"]);
+        // Stored (unconfirmed, hashed) and audited before the request leaves.
+        let stored = step.writes.ops.iter().find_map(|op| match op {
+            WriteOp::Credentials { credentials: Some(c), .. } => Some(c.clone()),
+            _ => None,
+        });
+        let stored = stored.expect("credentials written with the request");
+        assert!(!stored.confirmed && stored.username == "00D09E-Box-S1");
+        assert!(step.writes.ops.iter().any(|op| matches!(op, WriteOp::Audit(a) if a.action == "cpe.enrol")));
+        let answer = respond(&step, SetParameterValuesResponse { status: 0 });
+        let next = s.handle(Some(answer), 1002);
+        let confirmed = next
+            .writes
+            .ops
+            .iter()
+            .any(|op| matches!(op, WriteOp::Credentials { credentials: Some(c), .. } if c.confirmed));
+        assert!(confirmed, "status 0 confirms them");
+        // First contact, as after a bootstrap: Connection Request credentials, then the tree.
+        let Message::SetParameterValues(cr) = &soap(&next).message else { panic!() };
+        assert!(cr.parameter_list[0].name.ends_with("ConnectionRequestUsername"));
+        let then = s.handle(Some(respond(&next, SetParameterValuesResponse { status: 0 })), 1003);
+        assert!(matches!(soap(&then).message, Message::GetParameterNames(_)));
+        spv.parameter_list[1].value.text.clone()
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7), run(8));
+}
