@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::api::forwarded::{ForwardedHeader, TrustedProxies};
 use crate::store::postgres::PostgresConfig;
 use crate::store::sqlite::Durability;
 
@@ -75,7 +76,7 @@ pub enum UnknownDevices {
 }
 
 /// TLS for the CWMP endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM certificate chain.
@@ -86,6 +87,36 @@ pub struct TlsConfig {
     /// certificate are still accepted and authenticate over HTTP.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+}
+
+/// TLS for the REST API (`api_tls`): off (`false`, the default), the certificate and key of
+/// `[tls]` (`true`), or a `[api_tls]` table with a `cert` and `key` of its own. The API asks
+/// for no client certificate; tokens authenticate its clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ApiTls {
+    #[default]
+    Off,
+    SameAsCwmp,
+    Own(TlsConfig),
+}
+
+impl<'de> Deserialize<'de> for ApiTls {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ApiTls, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ApiTls;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false, or a table with cert and key")
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<ApiTls, E> {
+                Ok(if on { ApiTls::SameAsCwmp } else { ApiTls::Off })
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<ApiTls, M::Error> {
+                TlsConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(ApiTls::Own)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// The ACS's settings.
@@ -138,6 +169,13 @@ pub struct AcsConfig {
     pub connection_request: crate::connreq::ConnectionRequestConfig,
     /// Days the audit log keeps a record (at least 1); older ones are pruned.
     pub audit_retention_days: std::num::NonZeroU32,
+    /// TLS for the REST API (see [`ApiTls`]).
+    pub api_tls: ApiTls,
+    /// Reverse proxies in front of the REST API (addresses or CIDR ranges): only a request
+    /// from one of them has its client's address taken from `forwarded_header`.
+    pub trusted_proxies: TrustedProxies,
+    /// The header the trusted proxies write: `x-forwarded-for` (default) or `forwarded`.
+    pub forwarded_header: ForwardedHeader,
 }
 
 impl Default for AcsConfig {
@@ -164,6 +202,9 @@ impl Default for AcsConfig {
             api_auth: true,
             connection_request: Default::default(),
             audit_retention_days: std::num::NonZeroU32::new(90).expect("non-zero"),
+            api_tls: ApiTls::Off,
+            trusted_proxies: TrustedProxies::default(),
+            forwarded_header: ForwardedHeader::default(),
         }
     }
 }
@@ -178,6 +219,22 @@ pub enum StoreKind {
 }
 
 impl AcsConfig {
+    /// The certificate the REST API serves, if any.
+    pub fn api_tls_config(&self) -> Result<Option<TlsConfig>, String> {
+        match &self.api_tls {
+            ApiTls::Off => Ok(None),
+            // The CWMP port's client CA is for CPEs: the API asks for no certificate.
+            ApiTls::SameAsCwmp => match &self.tls {
+                Some(tls) => Ok(Some(TlsConfig { client_ca: None, ..tls.clone() })),
+                None => Err("api_tls = true serves the certificate of [tls], which is not set".into()),
+            },
+            ApiTls::Own(tls) if tls.client_ca.is_some() => {
+                Err("[api_tls]: client_ca is not used: the REST API authenticates clients by token".into())
+            }
+            ApiTls::Own(tls) => Ok(Some(tls.clone())),
+        }
+    }
+
     /// How long the audit log keeps a record.
     pub fn audit_retention(&self) -> Duration {
         Duration::from_secs(u64::from(self.audit_retention_days.get()) * 86_400)
@@ -223,6 +280,36 @@ mod tests {
         // The error names what was given without its credentials.
         let e = with(Some("mysql://u:pw@db/acs")).store_kind().unwrap_err();
         assert!(!e.contains("pw") && e.contains("db/acs"), "{e}");
+    }
+
+    #[test]
+    fn api_tls() {
+        let tls = TlsConfig { cert: "c.pem".into(), key: "k.pem".into(), client_ca: Some("ca.pem".into()) };
+        let parse = |text: &str| serde_json::from_str::<AcsConfig>(text);
+        assert_eq!(AcsConfig::default().api_tls_config(), Ok(None));
+        assert_eq!(parse(r#"{"api_tls": false}"#).unwrap().api_tls, ApiTls::Off);
+        let same = AcsConfig { tls: Some(tls.clone()), ..parse(r#"{"api_tls": true}"#).unwrap() };
+        let served = same.api_tls_config().unwrap().unwrap();
+        assert_eq!((served.cert, served.key, served.client_ca), (tls.cert, tls.key, None), "no client CA");
+        assert!(parse(r#"{"api_tls": true}"#).unwrap().api_tls_config().unwrap_err().contains("[tls]"));
+        let own = parse(r#"{"api_tls": {"cert": "api.pem", "key": "api.key"}}"#).unwrap();
+        assert_eq!(own.api_tls_config().unwrap().unwrap().cert, std::path::Path::new("api.pem"));
+        let with_ca = parse(r#"{"api_tls": {"cert": "a", "key": "b", "client_ca": "c"}}"#).unwrap();
+        assert!(with_ca.api_tls_config().unwrap_err().contains("client_ca"));
+        assert!(parse(r#"{"api_tls": {"cert": "a"}}"#).is_err(), "a key is required");
+        assert!(parse(r#"{"api_tls": "yes"}"#).is_err());
+    }
+
+    #[test]
+    fn proxies() {
+        let config: AcsConfig =
+            serde_json::from_str(r#"{"trusted_proxies": ["10.0.0.0/8", "::1"], "forwarded_header": "forwarded"}"#)
+                .unwrap();
+        assert!(config.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+        assert_eq!(config.forwarded_header, ForwardedHeader::Forwarded);
+        assert_eq!(AcsConfig::default().forwarded_header, ForwardedHeader::XForwardedFor);
+        assert!(serde_json::from_str::<AcsConfig>(r#"{"trusted_proxies": ["10.0.0.0/99"]}"#).is_err());
+        assert!(serde_json::from_str::<AcsConfig>(r#"{"forwarded_header": "x-real-ip"}"#).is_err());
     }
 
     #[test]

@@ -34,8 +34,8 @@ pub enum StartError {
 pub struct Running<S> {
     pub cwmp_addr: SocketAddr,
     pub api_addr: SocketAddr,
-    /// Set when this start created the first admin token; it is also written to
-    /// `admin-token` in the data directory (mode 0600).
+    /// Set when this start created an admin token (the store had none that had not
+    /// expired); it is also written to `admin-token` in the data directory (mode 0600).
     pub admin_token: Option<String>,
     pub endpoint: Arc<Endpoint<S>>,
     shutdown: watch::Sender<bool>,
@@ -163,6 +163,7 @@ async fn start_node<S: Store>(
     std::fs::create_dir_all(&dir).map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
     let admin_token = first_admin_token(&store, &dir, &config).await?;
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let api_tls = config.api_tls_config().map_err(StartError::Tls)?.as_ref().map(tls_acceptor).transpose()?;
     let cwmp = TcpListener::bind(config.cwmp_listen).await.map_err(|e| StartError::Bind(config.cwmp_listen, e))?;
     let api = TcpListener::bind(config.api_listen).await.map_err(|e| StartError::Bind(config.api_listen, e))?;
     let cwmp_addr = cwmp.local_addr().map_err(|e| StartError::Bind(config.cwmp_listen, e))?;
@@ -179,7 +180,7 @@ async fn start_node<S: Store>(
         tasks.spawn(follow_take_overs(endpoint.clone(), cluster, watch_rx.clone()));
     }
     tasks.spawn(accept_loop(cwmp, tls, endpoint.clone(), watch_rx.clone()));
-    tasks.spawn(crate::api::serve(api, crate::api::ApiState::new(endpoint.clone()), watch_rx.clone()));
+    tasks.spawn(crate::api::serve(api, api_tls, crate::api::ApiState::new(endpoint.clone()), watch_rx.clone()));
     tasks.spawn(housekeeping(endpoint.clone(), watch_rx));
     tracing::info!(%cwmp_addr, %api_addr, "ACS started");
     Ok(Running { cwmp_addr, api_addr, admin_token, endpoint, shutdown, tasks })
@@ -205,16 +206,29 @@ fn warn_insecure(config: &AcsConfig) {
     }
 }
 
-/// Creates the first admin API token when the store has none, and saves it in the data
-/// directory: the API is never open by accident.
+/// Creates an admin API token when the store has none that has not expired (the first
+/// start, or every admin token expired), and saves it in the data directory: the API is
+/// never open by accident, and whoever holds the data directory can always get back in.
 async fn first_admin_token<S: Store>(store: &S, dir: &Path, config: &AcsConfig) -> Result<Option<String>, StartError> {
-    if !config.api_auth || store.token_count().await? > 0 {
+    if !config.api_auth {
         return Ok(None);
     }
-    let token = store.create_token("admin", Role::Admin, now_millis()).await?;
+    let now = now_millis();
+    let tokens = store.list_tokens().await?;
+    if tokens.iter().any(|t| t.role == Role::Admin && !t.expired(now)) {
+        return Ok(None);
+    }
+    let name = if tokens.iter().any(|t| t.name == "admin") { format!("admin-{}", now / 1000) } else { "admin".into() };
+    let token = match store.create_token(&name, Role::Admin, None, now).await {
+        Ok(token) => token,
+        // Another node starting on the same database made it.
+        Err(StoreError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     let path = dir.join("admin-token");
     write_private(&path, format!("{token}\n").as_bytes())
         .map_err(|e| StartError::DataDir(path.display().to_string(), e))?;
+    tracing::info!(name, "admin API token created");
     Ok(Some(token))
 }
 

@@ -625,13 +625,30 @@ async fn channel_faults_back_off<S: Store>(store: &S) {
 
 async fn api_tokens<S: Store>(store: &S) {
     assert_eq!(store.token_count().await.unwrap(), 0);
-    let admin = store.create_token("admin", Role::Admin, 1000).await.unwrap();
-    let reader = store.create_token("reader", Role::ReadOnly, 1000).await.unwrap();
+    let admin = store.create_token("admin", Role::Admin, None, 1000).await.unwrap();
+    let reader = store.create_token("reader", Role::ReadOnly, Some(5000), 1000).await.unwrap();
+    let operator = store.create_token("ops", Role::Operator, None, 2000).await.unwrap();
     assert_ne!(admin, reader);
     assert!(admin.len() >= 32);
-    assert_eq!(store.token_role(&admin).await.unwrap(), Some(Role::Admin));
-    assert_eq!(store.token_role(&reader).await.unwrap(), Some(Role::ReadOnly));
-    assert_eq!(store.token_role("guess").await.unwrap(), None);
+    let found = store.find_token(&admin).await.unwrap().unwrap();
+    assert_eq!(found, ApiToken { name: "admin".into(), role: Role::Admin, created_at: 1000, expires_at: None });
+    let found = store.find_token(&reader).await.unwrap().unwrap();
+    assert_eq!((found.role, found.expires_at), (Role::ReadOnly, Some(5000)));
+    assert!(!found.expired(4999) && found.expired(5000));
+    assert_eq!(store.find_token(&operator).await.unwrap().unwrap().role, Role::Operator);
+    assert_eq!(store.find_token("guess").await.unwrap(), None);
+    assert_eq!(store.token_count().await.unwrap(), 3);
+
+    // Names are unique: a second token of a name is refused, and the first stays.
+    let again = store.create_token("admin", Role::ReadOnly, None, 3000).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.find_token(&admin).await.unwrap().unwrap().role, Role::Admin);
+
+    let names: Vec<String> = store.list_tokens().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["admin", "ops", "reader"]);
+    assert!(store.delete_token("reader").await.unwrap());
+    assert!(!store.delete_token("reader").await.unwrap());
+    assert_eq!(store.find_token(&reader).await.unwrap(), None, "a deleted token is gone");
     assert_eq!(store.token_count().await.unwrap(), 2);
 }
 
@@ -797,6 +814,77 @@ async fn concurrent_sessions_are_all_durable<S: Store>(store: &S) {
         assert_eq!(params.len(), 20);
         assert!(params.iter().all(|p| p.value.as_deref().unwrap().starts_with(&format!("{i}-"))));
     }
+}
+
+/// Tokens stored before names were unique and roles were checked: a name given twice keeps
+/// its first token, the others get their id appended; every token keeps working, the older
+/// `read_only` spelling included.
+async fn upgraded_tokens_keep_working<S: Store>(store: &S) {
+    let names: Vec<String> = store.list_tokens().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["ci", "ci #2", "ci #4", "viewer"]);
+    for (secret, name, role) in [
+        ("s1", "ci", Role::Admin),
+        ("s2", "ci #2", Role::ReadOnly),
+        ("s3", "viewer", Role::ReadOnly),
+        ("s4", "ci #4", Role::ReadOnly),
+    ] {
+        let token = store.find_token(secret).await.unwrap().unwrap_or_else(|| panic!("{secret} lost"));
+        assert_eq!((token.name.as_str(), token.role, token.expires_at), (name, role, None));
+    }
+    assert!(store.delete_token("ci").await.unwrap());
+    assert_eq!(store.find_token("s2").await.unwrap().unwrap().name, "ci #2", "deleting one name deletes one token");
+}
+
+/// The tokens of [`upgraded_tokens_keep_working`], as an older version stored them.
+const OLD_TOKENS: &str = "INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES
+    ('ci', 'H1', 'admin', 1), ('ci', 'H2', 'readonly', 2), ('viewer', 'H3', 'read_only', 3), ('ci', 'H4', 'readonly', 4)";
+
+fn old_tokens() -> String {
+    let mut sql = OLD_TOKENS.to_owned();
+    for (i, secret) in ["s1", "s2", "s3", "s4"].iter().enumerate() {
+        sql = sql.replace(&format!("'H{}'", i + 1), &format!("'{}'", token_hash(secret)));
+    }
+    sql
+}
+
+#[tokio::test]
+async fn sqlite_upgraded_tokens_keep_working() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acs.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+    for sql in [
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+        include_str!("../migrations/sqlite/0003_provisioning.sql"),
+        include_str!("../migrations/sqlite/0004_audit.sql"),
+        "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1), (3), (4);",
+        &old_tokens(),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let store = SqliteStore::open(&path, Durability::Normal).await.unwrap();
+    upgraded_tokens_keep_working(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_upgraded_tokens_keep_working() {
+    use sqlx::Connection as _;
+    let Some(schema) = pg_support::PgSchema::create().await else { return };
+    let mut conn = sqlx::PgConnection::connect(&schema.url).await.unwrap();
+    let search_path = format!("SET search_path TO \"{}\"", schema.name);
+    for sql in [
+        search_path.as_str(),
+        include_str!("../migrations/postgres/0001_initial.sql"),
+        include_str!("../migrations/postgres/0002_audit.sql"),
+        "CREATE TABLE schema_version (version BIGINT NOT NULL); INSERT INTO schema_version VALUES (1), (2);",
+        &old_tokens(),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    upgraded_tokens_keep_working(&schema.store().await).await;
 }
 
 /// Instantiates every contract for SQLite and for PostgreSQL.

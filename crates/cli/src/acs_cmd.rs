@@ -125,7 +125,7 @@ async fn forget_credentials<S: Store>(store: S, device: &str) -> anyhow::Result<
     let record = AuditRecord {
         at: now_millis(),
         actor: "cli".into(),
-        action: "device.reenrol".into(),
+        action: "device.credentials.clear".into(),
         target: Some(device.to_owned()),
         address: None,
         detail: serde_json::json!({}),
@@ -141,11 +141,11 @@ async fn run_until_stopped<S: Store>(running: Running<S>, data_dir: &std::path::
     let token_path = data_dir.join("admin-token");
     match &running.admin_token {
         Some(_) => say(format_args!(
-            "Created the first admin API token in {} (send it as 'Authorization: Bearer <token>')",
+            "Created an admin API token in {} (send it as 'Authorization: Bearer <token>')",
             token_path.display()
         )),
         None => say(format_args!(
-            "API tokens are in the store; the first admin token was saved to {}",
+            "API tokens are in the store; the last admin token created at start was saved to {}",
             token_path.display()
         )),
     }

@@ -11,10 +11,10 @@ use crate::store::StoreError;
 pub enum ApiError {
     /// 400: the request is not valid.
     BadRequest(String),
-    /// 401: no token, or not a known one.
+    /// 401: no token, an unknown one, or an expired one.
     Unauthorized,
-    /// 403: a read-only token tried to write.
-    Forbidden,
+    /// 403: the token's role does not allow the request; says why.
+    Forbidden(&'static str),
     /// 404.
     NotFound(String),
     /// 409: the request conflicts with the current state (a task no longer open…).
@@ -52,7 +52,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "a valid API token is required".into()),
-            ApiError::Forbidden => (StatusCode::FORBIDDEN, "this token may only read".into()),
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, why.into()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),

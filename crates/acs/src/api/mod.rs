@@ -1,28 +1,36 @@
-//! The REST API (default port 7557, JSON). `docs/api.md` describes every endpoint; the
-//! OpenAPI document is served at `/openapi.json`.
+//! The REST API (default port 7557, JSON, over TLS with `api_tls`). `docs/api.md`
+//! describes every endpoint; the OpenAPI document is served at `/openapi.json`.
 //!
 //! - [`devices`]: listing with filters, one device with its parameters, tags, credentials,
 //!   Connection Requests
 //! - [`tasks`]: queueing work (optionally waking the device and waiting), listing,
 //!   cancelling, retrying; faults
 //! - [`files`]: files served to CPEs
-//! - [`auth`]: bearer tokens (admin or read-only) and `POST /tokens`
+//! - [`auth`]: the guard before every handler (client address, token, role, audit) and
+//!   `/tokens`
+//! - [`audit`]: what the guard records of each write, and `GET /audit`
+//! - [`forwarded`]: the client's address behind trusted proxies
 //! - [`provisioning`]: presets, provision and virtual parameter scripts, channel faults
 //!
 //! `/health`, `/metrics` and `/openapi.json` need no token.
 
+mod audit;
 mod auth;
 mod devices;
 mod error;
 mod files;
+pub mod forwarded;
 mod openapi;
 mod provisioning;
 mod query;
 mod tasks;
+mod tls;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::extract::connect_info::Connected;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -30,6 +38,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::connreq::ConnectionRequests;
 use crate::cwmp::Endpoint;
@@ -72,7 +81,9 @@ pub fn router<S: Store>(state: Arc<ApiState<S>>) -> Router {
         .route("/faults/{id}/retry", post(tasks::retry::<S>))
         .route("/files", get(files::list::<S>))
         .route("/files/{*name}", get(files::get_one::<S>).put(files::upload::<S>).delete(files::delete_one::<S>))
-        .route("/tokens", post(auth::create_token::<S>))
+        .route("/tokens", get(auth::list_tokens::<S>).post(auth::create_token::<S>))
+        .route("/tokens/{name}", delete(auth::delete_token::<S>))
+        .route("/audit", get(audit::list::<S>))
         .route("/presets", get(provisioning::list_presets::<S>))
         .route(
             "/presets/{name}",
@@ -97,7 +108,7 @@ pub fn router<S: Store>(state: Arc<ApiState<S>>) -> Router {
         .route("/provisioning/faults", get(provisioning::faults::<S>))
         .route("/provisioning/faults/{device}/{channel}", delete(provisioning::clear_fault::<S>))
         .fallback(not_found)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token::<S>));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard::<S>));
     Router::new()
         .route("/health", get(health::<S>))
         .route("/metrics", get(metrics::<S>))
@@ -145,14 +156,39 @@ async fn metrics<S: Store>(State(state): St<S>) -> Response {
     response
 }
 
-/// Serves the API until shutdown.
-pub async fn serve<S: Store>(listener: TcpListener, state: Arc<ApiState<S>>, mut shutdown: watch::Receiver<bool>) {
-    let app = router(state.clone());
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.changed().await;
-        })
-        .await;
+/// The peer of an API connection (the client, or the proxy in front of it).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl Connected<axum::serve::IncomingStream<'_, TcpListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+/// Serves the API until shutdown, over TLS when given an acceptor.
+pub async fn serve<S: Store>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<ApiState<S>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = router(state.clone()).into_make_service_with_connect_info::<PeerAddr>();
+    let stopping = async move {
+        let _ = shutdown.changed().await;
+    };
+    let result = match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(stopping).await,
+        Some(acceptor) => {
+            axum::serve(tls::TlsListener::new(listener, acceptor), app).with_graceful_shutdown(stopping).await
+        }
+    };
     state.connection_requests.shutdown();
     if let Err(e) = result {
         tracing::error!(error = %e, "API server failed");

@@ -43,19 +43,20 @@ fn no_content(description: &str) -> Value {
     json!({ "description": description })
 }
 
-/// An operation with the usual error answers added.
+/// An operation with the usual error answers added: 403 when some role may not call it
+/// (every write, and what only an admin may read).
 fn op(
     summary: &str,
     tag: &str,
     parameters: Vec<Value>,
     body: Option<Value>,
     mut responses: Value,
-    write: bool,
+    may_be_forbidden: bool,
 ) -> Value {
     let r = responses.as_object_mut().expect("responses object");
     r.entry("400").or_insert_with(|| error("Invalid input."));
     r.insert("401".into(), json!({ "$ref": "#/components/responses/Unauthorized" }));
-    if write {
+    if may_be_forbidden {
         r.insert("403".into(), json!({ "$ref": "#/components/responses/Forbidden" }));
     }
     let mut op = json!({ "summary": summary, "tags": [tag], "parameters": parameters, "responses": responses });
@@ -111,9 +112,26 @@ fn paths() -> Value {
             "summary": "This document.", "tags": ["operations"], "security": [],
             "responses": { "200": ok("OpenAPI 3.1 document.", json!({ "type": "object" })) }
         }},
-        "/tokens": { "post": op("Create an API token; it is shown only in this answer.", "auth", vec![],
-            Some(json_body(schema_ref("NewToken"))),
-            json!({ "201": ok("The new token.", schema_ref("CreatedToken")) }), true) },
+        "/tokens": {
+            "get": op("List API tokens, without their secrets (admin).", "auth", vec![], None,
+                json!({ "200": listed("Tokens by name.", "Token") }), true),
+            "post": op("Create an API token; its secret is shown only in this answer (admin).", "auth", vec![],
+                Some(json_body(schema_ref("NewToken"))),
+                json!({ "201": ok("The new token.", schema_ref("CreatedToken")),
+                        "409": error("A token has that name.") }), true),
+        },
+        "/tokens/{name}": { "delete": op("Delete an API token; it stops working at once (admin).", "auth",
+            vec![path_param("name", "The token's name.")], None,
+            json!({ "204": no_content("Deleted."), "404": error("No such token."),
+                    "409": error("The last admin token that has not expired cannot be deleted.") }), true) },
+        "/audit": { "get": op("The audit log, newest first (admin).", "auth", vec![
+            query("since", "At or after this time (Unix ms or RFC 3339).", json!({ "type": "string" })),
+            query("until", "Before this time (Unix ms or RFC 3339).", json!({ "type": "string" })),
+            query("actor", "Actor equals, e.g. token:ci, cpe:<device id>, acs.", json!({ "type": "string" })),
+            query("action", "Action equals, e.g. task.create.", json!({ "type": "string" })),
+            query("target", "Target equals (a device id, task id, file or token name…).", json!({ "type": "string" })),
+            param_ref("offset"), param_ref("limit"),
+        ], None, json!({ "200": listed("Audit records, newest first.", "AuditEntry") }), true) },
         "/devices": { "get": op("List devices.", "devices", vec![
             query("id", "Device id equals.", json!({ "type": "string" })),
             query("oui", "OUI equals.", json!({ "type": "string" })),
@@ -287,10 +305,26 @@ fn schemas() -> Value {
         .collect();
     json!({
         "Error": { "type": "object", "properties": { "error": { "type": "string" } }, "required": ["error"] },
-        "NewToken": { "type": "object", "properties": { "name": { "type": "string" }, "role": { "enum": ["admin", "readonly"] } },
-                      "required": ["name", "role"] },
-        "CreatedToken": { "type": "object", "properties": { "name": { "type": "string" }, "role": { "enum": ["admin", "readonly"] },
-                          "token": { "type": "string" } } },
+        "Role": { "enum": ["admin", "operator", "readonly"],
+                  "description": "admin: everything; operator: devices and tasks, reads all but tokens and the audit log; readonly: reads all but tokens and the audit log. read_only is accepted for readonly." },
+        "NewToken": { "type": "object", "properties": {
+            "name": { "type": "string", "minLength": 1, "maxLength": 100 }, "role": schema_ref("Role"),
+            "expiresIn": { "type": "integer", "minimum": 1, "description": "Seconds from now until the token expires." },
+            "expiresAt": { "type": ["integer", "string"], "description": "When the token expires (Unix ms or RFC 3339); not with expiresIn." } },
+            "required": ["name", "role"] },
+        "Token": { "type": "object", "properties": {
+            "name": { "type": "string" }, "role": schema_ref("Role"), "createdAt": millis(), "expiresAt": opt_millis(),
+            "expired": { "type": "boolean" } } },
+        "CreatedToken": { "type": "object", "properties": {
+            "name": { "type": "string" }, "role": schema_ref("Role"), "createdAt": millis(), "expiresAt": opt_millis(),
+            "token": { "type": "string", "description": "The secret, shown only here." } } },
+        "AuditEntry": { "type": "object", "properties": {
+            "id": { "type": "integer" }, "at": millis(),
+            "actor": { "type": "string", "description": "token:<name> (anonymous with api_auth off), cpe:<device id> or acs." },
+            "action": { "type": "string", "description": "A short verb: task.create, device.delete, cpe.refused…" },
+            "target": { "type": ["string", "null"] },
+            "address": { "type": ["string", "null"], "description": "The client's address, after trusted proxies." },
+            "detail": { "type": "object", "description": "API writes: method, route, status, the other path parameters, location." } } },
         "Tags": { "type": "object", "properties": { "tags": strings() } },
         "Credentials": { "type": "object", "properties": { "username": { "type": "string" }, "password": { "type": "string" } },
                          "required": ["username", "password"] },
@@ -347,7 +381,7 @@ pub fn document() -> Value {
         "info": {
             "title": "cwmp ACS REST API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Devices, tasks, faults, files and tokens of the cwmp ACS. See docs/api.md.",
+            "description": "Devices, tasks, faults, files, tokens and the audit log of the cwmp ACS. See docs/api.md.",
         },
         "security": [{ "bearer": [] }],
         "paths": paths(),
@@ -361,8 +395,8 @@ pub fn document() -> Value {
                            "schema": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 100 } },
             },
             "responses": {
-                "Unauthorized": error("No token, or an unknown one."),
-                "Forbidden": error("A read-only token tried to write."),
+                "Unauthorized": error("No token, an unknown one, or an expired one."),
+                "Forbidden": error("The token's role does not allow this."),
             },
         },
     })

@@ -507,12 +507,54 @@ pub struct FileMeta {
     pub created_at: Millis,
 }
 
-/// What an API token may do.
+/// What an API token may do (docs/api.md, Authentication).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Everything.
     Admin,
+    /// Devices and their tasks; reads the rest but tokens and the audit log.
+    Operator,
+    /// Reads all but tokens and the audit log.
+    #[serde(alias = "read_only")]
     ReadOnly,
+}
+
+impl Role {
+    /// The role's name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::ReadOnly => "readonly",
+        }
+    }
+
+    /// A stored role; `read_only` is an older spelling of `readonly`.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "operator" => Role::Operator,
+            "readonly" | "read_only" => Role::ReadOnly,
+            _ => return None,
+        })
+    }
+}
+
+/// An API token as stored, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    pub name: String,
+    pub role: Role,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+}
+
+impl ApiToken {
+    pub fn expired(&self, now: Millis) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// The ACS's persistent state. Every method is safe to call concurrently.
@@ -571,9 +613,14 @@ pub trait LocalStore: Clone + Sync + 'static {
     /// Clears a device's fault on a channel (it is retried in the next session).
     async fn clear_channel_fault(&self, device_key: &str, channel: &str) -> Result<bool>;
 
-    /// Stores a new API token (only its hash) and returns the token.
-    async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String>;
-    async fn token_role(&self, token: &str) -> Result<Option<Role>>;
+    /// Stores a new API token (only its hash) and returns its secret; `Conflict` when a
+    /// token has that name.
+    async fn create_token(&self, name: &str, role: Role, expires_at: Option<Millis>, now: Millis) -> Result<String>;
+    /// The token whose secret this is, expired or not.
+    async fn find_token(&self, secret: &str) -> Result<Option<ApiToken>>;
+    /// Every token, by name.
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>>;
+    async fn delete_token(&self, name: &str) -> Result<bool>;
     async fn token_count(&self) -> Result<u64>;
 
     /// Appends to the audit log; durable on return.
@@ -595,6 +642,21 @@ pub trait LocalStore: Clone + Sync + 'static {
 pub fn token_hash(token: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// A new token's secret: 256 random bits, hex.
+fn new_token_secret() -> String {
+    use rand::RngExt as _;
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+/// `Conflict` for a unique key already taken, the database error otherwise.
+fn unique(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what()),
+        _ => StoreError::Database(e),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub(crate) const TASK_COLUMNS: &str = "t.id, t.device_id, d.device_key, t.kind, 
 
 pub(crate) const FILE_COLUMNS: &str = "id, name, file_type, oui, product_class, version, size, sha256, created_at";
 
+pub(crate) const TOKEN_COLUMNS: &str = "name, role, created_at, expires_at";
+
 pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, address, detail";
 /// A device's credentials as the columns hold them (all empty: none).
 pub(crate) struct CredentialColumns {
@@ -237,5 +239,16 @@ pub(crate) fn audit_from_row(row: &impl Columns) -> Result<AuditEntry> {
             address: row.opt_text("address")?,
             detail: row.json("detail")?.unwrap_or_default(),
         },
+    })
+}
+
+/// An API token from the columns of [`TOKEN_COLUMNS`].
+pub(crate) fn token_from_row(row: &impl Columns) -> Result<ApiToken> {
+    let role = row.text("role")?;
+    Ok(ApiToken {
+        name: row.text("name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Invalid(format!("stored token role {role:?}")))?,
+        created_at: row.int("created_at")?,
+        expires_at: row.opt_int("expires_at")?,
     })
 }

@@ -15,8 +15,9 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    AUDIT_COLUMNS, CredentialColumns, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row,
-    device_from_row, file_from_row, param_from_row, script_from_row, task_from_row,
+    AUDIT_COLUMNS, CredentialColumns, FILE_COLUMNS, TASK_COLUMNS, TOKEN_COLUMNS, audit_from_row,
+    channel_fault_from_row, device_from_row, file_from_row, param_from_row, script_from_row, task_from_row,
+    token_from_row,
 };
 use super::*;
 
@@ -29,7 +30,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
     (3, include_str!("../../migrations/sqlite/0003_provisioning.sql")),
     (4, include_str!("../../migrations/sqlite/0004_audit.sql")),
-    (5, include_str!("../../migrations/sqlite/0005_credential_state.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_api_tokens.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_credential_state.sql")),
 ];
 
 enum WriteRequest {
@@ -1226,31 +1228,36 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String> {
-        use rand::RngExt as _;
-        let bytes: [u8; 32] = rand::rng().random();
-        let token = hex::encode(bytes);
-        let role = match role {
-            Role::Admin => "admin",
-            Role::ReadOnly => "readonly",
-        };
+    async fn create_token(&self, name: &str, role: Role, expires_at: Option<Millis>, now: Millis) -> Result<String> {
+        let token = new_token_secret();
         let mut conn = self.direct().await?;
-        sqlx::query("INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO api_tokens (name, token_hash, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
             .bind(name)
             .bind(token_hash(&token))
-            .bind(role)
+            .bind(role.as_str())
             .bind(now)
+            .bind(expires_at)
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(|e| unique(e, || format!("a token named {name:?} exists")))?;
         Ok(token)
     }
 
-    async fn token_role(&self, token: &str) -> Result<Option<Role>> {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_tokens WHERE token_hash = ?")
-            .bind(token_hash(token))
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(role.map(|r| if r == "admin" { Role::Admin } else { Role::ReadOnly }))
+    async fn find_token(&self, secret: &str) -> Result<Option<ApiToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(token_hash(secret)).fetch_optional(&self.reader).await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY name");
+        sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.reader).await?.iter().map(token_from_row).collect()
+    }
+
+    async fn delete_token(&self, name: &str) -> Result<bool> {
+        let mut conn = self.direct().await?;
+        let done = sqlx::query("DELETE FROM api_tokens WHERE name = ?").bind(name).execute(&mut *conn).await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn token_count(&self) -> Result<u64> {

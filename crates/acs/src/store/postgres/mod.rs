@@ -27,8 +27,9 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::rows::{
-    AUDIT_COLUMNS, CredentialColumns, FILE_COLUMNS, TASK_COLUMNS, audit_from_row, channel_fault_from_row,
-    device_from_row, file_from_row, param_from_row, script_from_row, task_from_row,
+    AUDIT_COLUMNS, CredentialColumns, FILE_COLUMNS, TASK_COLUMNS, TOKEN_COLUMNS, audit_from_row,
+    channel_fault_from_row, device_from_row, file_from_row, param_from_row, script_from_row, task_from_row,
+    token_from_row,
 };
 use super::*;
 use writer::{InformOutcome, Request};
@@ -39,7 +40,8 @@ const CHUNK: u64 = 1 << 20;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../../../migrations/postgres/0002_audit.sql")),
-    (5, include_str!("../../../migrations/postgres/0005_credential_state.sql")),
+    (3, include_str!("../../../migrations/postgres/0003_api_tokens.sql")),
+    (4, include_str!("../../../migrations/postgres/0004_credential_state.sql")),
 ];
 
 /// PostgreSQL settings (`[postgres]` in the configuration file).
@@ -425,13 +427,6 @@ fn audit_query<'q>(
         };
     }
     query
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "admin",
-        Role::ReadOnly => "readonly",
-    }
 }
 
 impl Store for PgStore {
@@ -885,26 +880,36 @@ impl Store for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn create_token(&self, name: &str, role: Role, now: Millis) -> Result<String> {
-        use rand::RngExt as _;
-        let bytes: [u8; 32] = rand::rng().random();
-        let token = hex::encode(bytes);
-        sqlx::query("INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(name)
-            .bind(token_hash(&token))
-            .bind(role_name(role))
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+    async fn create_token(&self, name: &str, role: Role, expires_at: Option<Millis>, now: Millis) -> Result<String> {
+        let token = new_token_secret();
+        sqlx::query(
+            "INSERT INTO api_tokens (name, token_hash, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(name)
+        .bind(token_hash(&token))
+        .bind(role.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| unique(e, || format!("a token named {name:?} exists")))?;
         Ok(token)
     }
 
-    async fn token_role(&self, token: &str) -> Result<Option<Role>> {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash(token))
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(role.map(|r| if r == "admin" { Role::Admin } else { Role::ReadOnly }))
+    async fn find_token(&self, secret: &str) -> Result<Option<ApiToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(token_hash(secret)).fetch_optional(self.pool()).await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY name");
+        sqlx::query(AssertSqlSafe(sql)).fetch_all(self.pool()).await?.iter().map(token_from_row).collect()
+    }
+
+    async fn delete_token(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1").bind(name).execute(self.pool()).await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn token_count(&self) -> Result<u64> {
