@@ -81,7 +81,8 @@ pub struct Exchange {
     /// What the CPE sent (`None`: the empty POST, or a body that does not decode).
     pub sent: Option<Envelope>,
     pub cookie: bool,
-    pub authorization: bool,
+    /// The `Authorization` header sent, if any.
+    pub authorization: Option<String>,
     pub status: u16,
     pub retry_after: Option<String>,
     /// What the ACS answered with, if SOAP.
@@ -362,7 +363,7 @@ impl Pair {
             connection: number,
             sent,
             cookie: headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")),
-            authorization: headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")),
+            authorization: request.header("authorization").map(str::to_owned),
             status: response.status,
             retry_after: response.header("retry-after").map(str::to_owned),
             received: decode(response.header("content-encoding"), &response.body),
@@ -384,7 +385,7 @@ impl Pair {
             Effect::SessionEnded { .. } => cpe.connection = None,
             Effect::Transfer(job) => {
                 let at = DateTime::utc(now);
-                cpe.agent().transfer_finished(now, job.id, TransferResult::success(at.clone(), at));
+                cpe.agent().transfer_finished(now, job.id, TransferResult::success(at, at));
                 cpe.transfers.push(job);
             }
             Effect::ChangeDuState { id, request } => {
@@ -454,13 +455,6 @@ impl Pair {
             self.advance().await;
         }
         panic!("condition not reached within {MAX_ROUNDS} timers");
-    }
-
-    /// Moves the clock by `duration` without firing anything (time passing with the CPEs
-    /// silent, or dead).
-    pub fn sleep(&mut self, duration: Duration) {
-        let later = self.now + SignedDuration::try_from(duration).unwrap();
-        self.set_now(later);
     }
 
     // ---- the CPEs ----------------------------------------------------------------------
