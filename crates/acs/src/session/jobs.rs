@@ -30,6 +30,8 @@ pub(crate) struct Progress {
     pub follow_ups: Vec<Job>,
     /// Tasks the CPE accepted whose result comes later (TransferComplete, DUStateChangeComplete).
     pub waiting: Vec<Task>,
+    /// CommandKeys of transfers the CPE cancelled: no TransferComplete will come for them.
+    pub cancelled: Vec<String>,
     pub finished: bool,
 }
 
@@ -695,6 +697,23 @@ fn transfer_accepted(task: &Task, status: i32, start: &DateTime, complete: &Date
     }
 }
 
+/// Closes the waiting transfer task a successful CancelTransfer named (A.4.1.9: the CPE
+/// sends no TransferComplete for it), keeping what its acceptance recorded.
+pub(crate) fn transfer_cancelled(
+    waiting: &mut HashMap<String, Task>,
+    command_key: &str,
+    now: Millis,
+) -> Option<WriteOp> {
+    let transfer = |t: &Task| {
+        matches!(t.kind, TaskKind::Download { .. } | TaskKind::Upload { .. } | TaskKind::ScheduleDownload { .. })
+    };
+    if !waiting.get(command_key).is_some_and(transfer) {
+        return None;
+    }
+    let task = waiting.remove(command_key)?;
+    Some(WriteOp::Task(finish(&task, TaskStatus::Cancelled, None, None, now)))
+}
+
 /// Closes the waiting task a TransferComplete names (A.3.3.2), matched by CommandKey.
 pub(crate) fn transfer_complete(
     waiting: &mut HashMap<String, Task>,
@@ -853,6 +872,10 @@ fn rpc_response(task: &Task, request: &Message, response: &Message, ctx: &JobCon
         // A.4.1.8, A.4.1.10: the outcome always comes later.
         (Message::ScheduleDownload(_), Message::ScheduleDownloadResponse(_))
         | (Message::ChangeDuState(_), Message::ChangeDuStateResponse(_)) => park(task, None, now),
+        // A.4.1.9: the transfers with that key are cancelled and never reported.
+        (Message::CancelTransfer(req), Message::CancelTransferResponse(_)) => {
+            Progress { cancelled: vec![req.command_key.clone()], ..Progress::done(vec![done(json!({}))]) }
+        }
         (Message::GetAllQueuedTransfers(_), Message::GetAllQueuedTransfersResponse(r)) => {
             let list: Vec<_> = r
                 .transfer_list

@@ -368,6 +368,9 @@ impl AcsSession {
         for task in progress.waiting {
             self.waiting.insert(task.command_key(), task);
         }
+        for key in progress.cancelled {
+            writes.ops.extend(jobs::transfer_cancelled(&mut self.waiting, &key, now));
+        }
         if !progress.finished {
             self.jobs.push_front(job);
         }

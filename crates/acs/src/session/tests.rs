@@ -199,6 +199,31 @@ fn download_waits_for_transfer_complete() {
 }
 
 #[test]
+fn a_cancelled_transfer_closes_its_task() {
+    let download = TaskKind::Download {
+        file: None,
+        url: Some("http://files/fw.bin".into()),
+        file_type: None,
+        target_file_name: String::new(),
+        delay_seconds: 3600,
+        username: String::new(),
+        password: String::new(),
+    };
+    let cancel = |key: &str| TaskKind::CancelTransfer { command_key: key.into() };
+    let tasks = vec![task(4, download), task(5, cancel("task-4")), task(6, cancel("task-4"))];
+    let (mut s, _) = start(&[], &[], tasks);
+    let step = s.handle(None, 1001);
+    let step = s.handle(Some(respond(&step, DownloadResponse { status: 1, ..Default::default() })), 1002);
+    assert_eq!(task_updates(&step), vec![(4, TaskStatus::Waiting), (5, TaskStatus::Sent)]);
+    // A.4.1.9: no TransferComplete will come for it.
+    let step = s.handle(Some(respond(&step, CancelTransferResponse {})), 1003);
+    assert_eq!(task_updates(&step), vec![(5, TaskStatus::Done), (4, TaskStatus::Cancelled), (6, TaskStatus::Sent)]);
+    // Cancelling it again (or a key of no transfer) closes nothing more.
+    let step = s.handle(Some(respond(&step, CancelTransferResponse {})), 1004);
+    assert_eq!(task_updates(&step), vec![(6, TaskStatus::Done)]);
+}
+
+#[test]
 fn bootstrap_sets_connection_request_credentials_and_refreshes() {
     let (mut s, _) = start(&[("0 BOOTSTRAP", "")], &[("Device.DeviceInfo.SerialNumber", "S1")], vec![]);
     let step = s.handle(None, 1001);
