@@ -241,8 +241,12 @@ async fn concurrent_informs_of_one_device_get_one_session() {
     let Some(schema) = PgSchema::create().await else { return };
     let nodes = nodes(&schema, 3, Duration::from_secs(30)).await;
     let addrs: Vec<SocketAddr> = nodes.iter().map(Node::addr).collect();
+    // The device as the ACS enrolled it: every copy presents its credentials.
+    let mut device = SimCpe::new("TWIN");
+    device.session(&addrs, 0, &mut |_| None).await.unwrap();
     for round in 0..10 {
         let mut twins: Vec<SimCpe> = (0..3).map(|_| SimCpe::new("TWIN")).collect();
+        twins.iter_mut().for_each(|twin| twin.take_credentials_of(&device));
         let addrs = &addrs;
         let opened = futures_util::future::join_all(
             twins.iter_mut().enumerate().map(|(i, cpe)| async move { cpe.open(addrs[i]).await.unwrap() }),

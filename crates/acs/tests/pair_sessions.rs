@@ -643,11 +643,8 @@ fn digest(challenge: &str, username: &str, password: &str) -> String {
 
 /// A client that captured one request of a device's session (plain HTTP) replays its
 /// `Authorization` on a connection of its own, from another address: it must not join the
-/// session. Today it does and gets the device's next RPC, because Digest nonce counts are
-/// remembered per connection (docs/acs.md: "a nonce count is accepted once per
-/// connection"), and a request joins a session by credentials on any connection.
+/// session (the node remembers nonce counts across connections, docs/acs.md).
 #[tokio::test]
-#[ignore = "known gap: a replayed Digest response joins the device's session (reported to the lead)"]
 async fn a_replayed_authorization_joins_no_session() {
     let mut p = Pair::new(|_| {}).await;
     let a = enrolled(&mut p, "SN1", address(1)).await;

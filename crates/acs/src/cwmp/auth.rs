@@ -56,6 +56,17 @@ pub fn factory_password(secret: &[u8], username: &str) -> String {
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
+/// The key a node signs its Digest nonces with: the nodes' shared secret bound to the node's
+/// name, so a nonce one node issued is stale at every other one and a response captured on
+/// its way to one node cannot be replayed at another (each node refuses a nonce count it saw
+/// before; it cannot see another node's).
+pub fn node_nonce_key(shared: &[u8], node: &str) -> Vec<u8> {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(shared).expect("HMAC takes any key length");
+    mac.update(b"digest-nonce:");
+    mac.update(node.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// The subject common name of a DER certificate, if it has one.
 pub fn certificate_identity(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;

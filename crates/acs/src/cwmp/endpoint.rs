@@ -17,8 +17,10 @@ use super::auth::{Candidate, Presented, Proof};
 use super::sessions::{NewSession, Refused, Sessions};
 use crate::store::{Device, Millis};
 
-/// How many replayed nonce counts a connection remembers.
-const NONCE_COUNTS: usize = 256;
+/// How many Digest nonces the node remembers, to refuse a nonce count used before on any
+/// connection (a captured `Authorization` replayed elsewhere). Past it the oldest are
+/// forgotten and nonces as old are treated as stale (a new challenge, never a replay).
+const NONCE_COUNTS: usize = 1 << 17;
 /// A refusal of the same device from the same address is audited once per this long.
 const REFUSAL_AUDIT_INTERVAL: Millis = 60_000;
 /// Most (device, address) pairs remembered for that.
@@ -38,20 +40,11 @@ pub struct ConnState {
     /// The client was refused (401 or 403) since it last authenticated: it joins no session
     /// but by credentials.
     pub refused: bool,
-    nonce_guard: NonceCountGuard,
 }
 
 impl ConnState {
     pub fn new(peer: IpAddr, tls: bool, client_identity: Option<String>) -> ConnState {
-        ConnState {
-            peer,
-            tls,
-            client_identity,
-            session: None,
-            authenticated: None,
-            refused: false,
-            nonce_guard: NonceCountGuard::new(NONCE_COUNTS),
-        }
+        ConnState { peer, tls, client_identity, session: None, authenticated: None, refused: false }
     }
 
     fn refuse(&mut self) {
@@ -120,6 +113,8 @@ pub struct EndpointCore<H> {
     sessions: Sessions<H>,
     config: CoreConfig,
     rng: StdRng,
+    /// Nonce counts accepted on any connection of this node.
+    nonces: NonceCountGuard,
     /// When a refusal was last audited, by (device or username, address).
     audited: HashMap<(String, IpAddr), Millis>,
 }
@@ -131,6 +126,7 @@ impl<H: Clone> EndpointCore<H> {
             gate,
             config,
             rng: StdRng::seed_from_u64(seed),
+            nonces: NonceCountGuard::new(NONCE_COUNTS),
             audited: HashMap::new(),
         }
     }
@@ -194,7 +190,7 @@ impl<H: Clone> EndpointCore<H> {
             tls: conn.tls,
             now: unix_seconds(now),
         };
-        let (how, enrol) = match self.gate.admit(key, device, &facts, &presented, &mut conn.nonce_guard) {
+        let (how, enrol) = match self.gate.admit(key, device, &facts, &presented, &mut self.nonces) {
             Admission::Admit { how, enrol } => (how, enrol),
             Admission::Challenge { stale, refusal } => {
                 conn.refuse();
@@ -256,7 +252,7 @@ impl<H: Clone> EndpointCore<H> {
             let candidates: Vec<Candidate<'_, &str>> =
                 self.sessions.by_username(&username).map(|(id, c)| Candidate::stored(id, c)).collect();
             if !candidates.is_empty() {
-                match self.gate.verifier().verify(&candidates, &presented, &mut conn.nonce_guard) {
+                match self.gate.verifier().verify(&candidates, &presented, &mut self.nonces) {
                     Proof::Verified(id) => {
                         let id = id.to_owned();
                         conn.refused = false;
@@ -315,7 +311,7 @@ impl<H: Clone> EndpointCore<H> {
             now: unix_seconds(now),
         };
         let verified = matches!(
-            self.gate.verifier().verify(&[Candidate::stored((), credentials)], &presented, &mut conn.nonce_guard),
+            self.gate.verifier().verify(&[Candidate::stored((), credentials)], &presented, &mut self.nonces),
             Proof::Verified(())
         );
         if verified {
@@ -573,6 +569,35 @@ mod tests {
             }
         }
         assert_eq!(audited, 3);
+    }
+
+    #[test]
+    fn a_captured_authorization_is_good_once_on_this_node_and_never_on_another() {
+        let mut a = core(UnknownDevices::Enroll, false);
+        let device = enrolled("pw");
+        let captured = answer(&a.challenges(false, false, 1000), KEY, "pw");
+        let mut conn = ConnState::new(NAT, false, None);
+        let decision = a.inform(&mut conn, &facts(Some(&captured), None), KEY, Some(&device), 1000);
+        let InformDecision::Start { id, .. } = decision else { panic!("{decision:?}") };
+        a.started(&id, 1);
+        a.finish_request(&mut conn, &id, None);
+        // Replayed on another connection, the session over or not: refused.
+        let mut thief = ConnState::new(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 9)), false, None);
+        let replayed = a.inform(&mut thief, &facts(Some(&captured), None), KEY, Some(&device), 1001);
+        assert!(matches!(replayed, InformDecision::Challenge { audit: Some(_), .. }), "{replayed:?}");
+        // Another node of the same ACS never accepted it: its nonces are signed otherwise.
+        let node_config = |node: &str| {
+            let key = crate::cwmp::auth::node_nonce_key(b"shared", node);
+            let config = CoreConfig { session_timeout: 60_000, max_sessions: 10, session_by_address: false };
+            EndpointCore::<u32>::new(Gatekeeper::new(CpeAuthConfig::default(), key), config, 1)
+        };
+        let (mut node_a, mut node_b) = (node_config("a"), node_config("b"));
+        let for_a = answer(&node_a.challenges(false, false, 1000), KEY, "pw");
+        let mut conn = ConnState::new(NAT, false, None);
+        let at_b = node_b.inform(&mut conn, &facts(Some(&for_a), None), KEY, Some(&device), 1000);
+        assert!(matches!(at_b, InformDecision::Challenge { .. }), "{at_b:?}");
+        let at_a = node_a.inform(&mut conn, &facts(Some(&for_a), None), KEY, Some(&device), 1000);
+        assert!(matches!(at_a, InformDecision::Start { .. }), "{at_a:?}");
     }
 
     #[test]

@@ -171,7 +171,11 @@ impl<S: Store> Endpoint<S> {
             max_sessions: config.max_sessions,
             session_by_address: config.session_by_address,
         };
-        let core = EndpointCore::new(Gatekeeper::new(config.cpe_auth.clone(), secret), core_config, seed);
+        let nonce_key = match &cluster {
+            Some(cluster) => auth::node_nonce_key(&secret, cluster.node_id()),
+            None => secret,
+        };
+        let core = EndpointCore::new(Gatekeeper::new(config.cpe_auth.clone(), nonce_key), core_config, seed);
         Endpoint {
             store,
             core: Mutex::new(core),

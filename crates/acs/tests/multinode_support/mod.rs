@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cwmp_acs::config::{AcsConfig, AuthMode};
+use cwmp_acs::config::AcsConfig;
 use cwmp_acs::server::Running;
 use cwmp_acs::store::postgres::{PgStore, PostgresConfig};
 use cwmp_acs::store::{Store, now_millis};
@@ -23,14 +23,17 @@ pub const OUI: &str = "00D09E";
 pub const PRODUCT_CLASS: &str = "Box";
 pub const INFORM_COUNT: &str = "Device.X_Test.InformCount";
 pub const PARAMETER_KEY: &str = "Device.ManagementServer.ParameterKey";
+const USERNAME: &str = "Device.ManagementServer.Username";
+const PASSWORD: &str = "Device.ManagementServer.Password";
 
 pub fn device_key(serial: &str) -> String {
     format!("{OUI}-{PRODUCT_CLASS}-{serial}")
 }
 
-/// Settings of a test node: loopback ports, no CPE or API authentication, no system jobs.
+/// Settings of a test node: loopback ports, no API authentication, no system jobs but the
+/// default CPE authentication (devices are enrolled on first contact).
 pub fn node_config(dir: &std::path::Path, postgres: PostgresConfig, session_timeout: Duration) -> AcsConfig {
-    let mut config = AcsConfig {
+    AcsConfig {
         cwmp_listen: "127.0.0.1:0".parse().unwrap(),
         api_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
@@ -40,9 +43,7 @@ pub fn node_config(dir: &std::path::Path, postgres: PostgresConfig, session_time
         set_connection_request_credentials: false,
         api_auth: false,
         ..AcsConfig::default()
-    };
-    config.cpe_auth.mode = AuthMode::None;
-    config
+    }
 }
 
 /// One ACS node in this process.
@@ -73,6 +74,8 @@ impl Node {
 pub struct Reply {
     pub status: u16,
     pub retry_after: Option<u64>,
+    /// The Digest challenge of a 401.
+    pub challenge: Option<String>,
     pub set_cookie: Option<String>,
     pub body: Vec<u8>,
 }
@@ -95,7 +98,19 @@ impl Connection {
     }
 
     pub async fn post(&mut self, body: Vec<u8>, cookie: Option<&str>) -> Result<Reply, String> {
+        self.post_as(body, cookie, None).await
+    }
+
+    pub async fn post_as(
+        &mut self,
+        body: Vec<u8>,
+        cookie: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Result<Reply, String> {
         let mut req = Request::post("/").header("host", self.addr.to_string());
+        if let Some(a) = authorization {
+            req = req.header("authorization", a);
+        }
         if !body.is_empty() {
             req = req.header("content-type", "text/xml; charset=\"utf-8\"").header("soapaction", "");
         }
@@ -110,8 +125,15 @@ impl Connection {
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let retry_after = header("retry-after").and_then(|v| v.parse().ok());
         let set_cookie = header("set-cookie").and_then(|v| v.split(';').next().map(str::to_owned));
+        let challenge = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("Digest"))
+            .map(str::to_owned);
         let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes().to_vec();
-        Ok(Reply { status, retry_after, set_cookie, body })
+        Ok(Reply { status, retry_after, challenge, set_cookie, body })
     }
 }
 
@@ -129,7 +151,8 @@ pub enum Outcome {
 pub type Hop<'a> = &'a mut (dyn FnMut(usize) -> Option<usize> + Send);
 
 /// A CPE with a flat parameter tree. It counts every Inform the ACS acknowledged and every
-/// SetParameterValues and Reboot it carried out, by ParameterKey or CommandKey.
+/// SetParameterValues and Reboot it carried out, by ParameterKey or CommandKey. It takes
+/// the credentials the ACS gives it at enrolment and answers Digest challenges with them.
 pub struct SimCpe {
     pub serial: String,
     pub params: BTreeMap<String, String>,
@@ -148,6 +171,8 @@ impl SimCpe {
         params.insert("Device.DeviceInfo.SoftwareVersion".to_owned(), "1.0".to_owned());
         params.insert(PARAMETER_KEY.to_owned(), String::new());
         params.insert(INFORM_COUNT.to_owned(), "0".to_owned());
+        params.insert(USERNAME.to_owned(), String::new());
+        params.insert(PASSWORD.to_owned(), String::new());
         SimCpe { serial: serial.into(), params, informs: 0, applied: HashMap::new(), cookie: None, conn: None }
     }
 
@@ -197,8 +222,11 @@ impl SimCpe {
                 for p in &r.parameter_list {
                     self.params.insert(p.name.clone(), p.value.text.clone());
                 }
-                self.params.insert(PARAMETER_KEY.into(), r.parameter_key.clone());
-                *self.applied.entry(r.parameter_key.clone()).or_default() += 1;
+                // The ACS's own (enrolment) writes carry no key and are not counted.
+                if !r.parameter_key.is_empty() {
+                    self.params.insert(PARAMETER_KEY.into(), r.parameter_key.clone());
+                    *self.applied.entry(r.parameter_key.clone()).or_default() += 1;
+                }
                 SetParameterValuesResponse { status: 0 }.into()
             }
             Message::Reboot(r) => {
@@ -221,7 +249,13 @@ impl SimCpe {
         self.cookie = None;
         let mut conn = Connection::open(node).await.map_err(|e| format!("connect {node}: {e}"))?;
         let body = self.inform_envelope().encode(&EncodeOptions::default());
-        let reply = conn.post(body, None).await?;
+        let mut reply = conn.post(body.clone(), None).await?;
+        if reply.status == 401
+            && let Some(challenge) = &reply.challenge
+        {
+            let authorization = self.digest(challenge)?;
+            reply = conn.post_as(body, None, Some(&authorization)).await?;
+        }
         if reply.status != 200 {
             return Ok(Some(reply));
         }
@@ -233,6 +267,22 @@ impl SimCpe {
         self.cookie = reply.set_cookie;
         self.conn = Some(conn);
         Ok(None)
+    }
+
+    /// Takes the credentials another copy of the same device was given.
+    pub fn take_credentials_of(&mut self, other: &SimCpe) {
+        for name in [USERNAME, PASSWORD] {
+            self.params.insert(name.to_owned(), other.params[name].clone());
+        }
+    }
+
+    /// The `Authorization` answering a Digest challenge with the credentials the ACS gave.
+    fn digest(&self, challenge: &str) -> Result<String, String> {
+        let (username, password) = (&self.params[USERNAME], &self.params[PASSWORD]);
+        let challenge = challenge.parse().map_err(|e| format!("{e:?}"))?;
+        let mut client = cwmp_http::digest::Client::new(username.clone(), password.clone(), challenge, "0a4f113b")
+            .map_err(|e| e.to_string())?;
+        Ok(client.authorization("POST", "/").to_string())
     }
 
     /// Carries the open session to its end, changing node when `hop` says so.

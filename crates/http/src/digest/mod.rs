@@ -40,7 +40,7 @@ mod server;
 pub use challenge::Challenge;
 pub use client::{Client, ClientError};
 pub use credentials::Credentials;
-pub use replay::NonceCountGuard;
+pub use replay::{NonceCountGuard, NonceUse};
 pub use server::{NONCE_RANDOM_LEN, Secret, ServerVerifier, VerifyError};
 
 use std::fmt;

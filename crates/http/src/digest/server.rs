@@ -10,6 +10,7 @@ use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::replay::NonceUse;
 use super::{Algorithm, Challenge, Credentials, HashFunction, NonceCountGuard, Qop, ResponseInput};
 use super::{ha1_hex, response_hex};
 use crate::hex::{from_hex, to_hex};
@@ -173,7 +174,8 @@ impl ServerVerifier {
     ///
     /// `method` and `request_target` come from the request line; `secret` is what the
     /// server holds for `credentials.username`. With a `guard`, each nonce count is accepted
-    /// once (keep one guard per connection). On success the caller may treat the user as
+    /// once (one guard may serve every connection of a server: a response replayed on another
+    /// connection is caught too). On success the caller may treat the user as
     /// authenticated.
     pub fn verify(
         &self,
@@ -229,10 +231,13 @@ impl ServerVerifier {
         if now > issued_at.saturating_add(self.nonce_lifetime) {
             return Err(VerifyError::Stale);
         }
-        if let (Some(guard), Some(nc)) = (guard, c.nonce_count())
-            && !guard.check_and_record(&c.nonce, nc)
-        {
-            return Err(VerifyError::Replay(nc));
+        if let (Some(guard), Some(nc)) = (guard, c.nonce_count()) {
+            let expired_before = now.saturating_sub(self.nonce_lifetime);
+            match guard.check_and_record(&c.nonce, nc, issued_at, expired_before) {
+                NonceUse::Fresh => {}
+                NonceUse::Replayed => return Err(VerifyError::Replay(nc)),
+                NonceUse::Forgotten => return Err(VerifyError::Stale),
+            }
         }
         Ok(())
     }
