@@ -571,7 +571,7 @@ fn tables(r: &Results) -> String {
     if let Some(s) = &r.setting {
         let _ = writeln!(
             out,
-            "\nOne setting a second on one device (our agent), {} settings with timeout={} s, the ACS at {:.0} sessions/s of background load (capacity {:.0}/s, {} background errors): {} done within their timeout ({:.1}%); created → done p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; API call p50 {:.1} ms, p99 {:.1} ms; {} connection requests sent, {} tasks joined a session under way.",
+            "\nOne setting a second on one device (our agent), {} settings with timeout={} s, the ACS at {:.0} sessions/s of background load (capacity {:.0}/s, {} background errors): {} done within their timeout ({:.1}%); created → done p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (created → request sent p99 {:.1} ms, request sent → done p99 {:.1} ms); API call p50 {:.1} ms, p99 {:.1} ms; {} connection requests sent, {} tasks joined a session under way.",
             s.tasks,
             s.timeout_s,
             s.background.sessions_per_s,
@@ -582,6 +582,8 @@ fn tables(r: &Results) -> String {
             ms(s.created_to_done.p50),
             ms(s.created_to_done.p99),
             ms(s.created_to_done.max),
+            ms(s.created_to_request.p99),
+            ms(s.request_to_done.p99),
             ms(s.api_latency.p50),
             ms(s.api_latency.p99),
             s.connection_requests,

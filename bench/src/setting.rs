@@ -39,6 +39,10 @@ pub struct SettingResult {
     pub timeout_s: f64,
     /// Task created → done, from the store's timestamps (µs).
     pub created_to_done: Summary,
+    /// Of which: created (stamped before the store's insert) → its Connection Request
+    /// started (µs), and request started → done (µs); settings with a request only.
+    pub created_to_request: Summary,
+    pub request_to_done: Summary,
     /// The API call, sent → answered (µs).
     pub api_latency: Summary,
     /// Connection Requests sent for the tasks, in all (retries included).
@@ -47,6 +51,8 @@ pub struct SettingResult {
     pub joined_sessions: u64,
     /// What went wrong, by kind.
     pub failures: Vec<String>,
+    /// The three slowest settings that were done, as the API returned them.
+    pub slowest: Vec<serde_json::Value>,
 }
 
 /// One operator request and what came back.
@@ -172,8 +178,10 @@ pub async fn setting_phase(o: &Options) -> anyhow::Result<SettingResult> {
 
     let timeout_ms = (o.setting_timeout * 1000.0) as i64;
     let (mut created_to_done, mut api_latency) = (Histogram::default(), Histogram::default());
+    let (mut created_to_request, mut request_to_done) = (Histogram::default(), Histogram::default());
     let (mut done_in_time, mut joined) = (0, 0);
     let mut failures = Vec::new();
+    let mut done = Vec::new();
     for outcome in &outcomes {
         api_latency.record(outcome.api.as_micros() as u64);
         let t = &outcome.task;
@@ -181,6 +189,13 @@ pub async fn setting_phase(o: &Options) -> anyhow::Result<SettingResult> {
         if outcome.status == 200 && t["status"] == "done" && took.is_some_and(|ms| ms <= timeout_ms) {
             done_in_time += 1;
             created_to_done.record(took.unwrap_or_default() as u64 * 1000);
+            done.push((took.unwrap_or_default(), t.clone()));
+            let (created, updated) =
+                (t["createdAt"].as_i64().unwrap_or_default(), t["updatedAt"].as_i64().unwrap_or_default());
+            if let Some(requested) = t["connectionRequest"]["requestedAt"].as_i64() {
+                created_to_request.record((requested - created).max(0) as u64 * 1000);
+                request_to_done.record((updated - requested).max(0) as u64 * 1000);
+            }
         } else {
             let cr = &t["connectionRequest"];
             failures.push(format!(
@@ -192,6 +207,8 @@ pub async fn setting_phase(o: &Options) -> anyhow::Result<SettingResult> {
             joined += 1;
         }
     }
+    done.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
+    let slowest = done.into_iter().take(3).map(|(_, t)| t).collect();
     let result = SettingResult {
         capacity_per_s: capacity.sessions_per_s,
         background_rate: rate,
@@ -200,10 +217,13 @@ pub async fn setting_phase(o: &Options) -> anyhow::Result<SettingResult> {
         done_in_time,
         timeout_s: o.setting_timeout,
         created_to_done: created_to_done.summary(),
+        created_to_request: created_to_request.summary(),
+        request_to_done: request_to_done.summary(),
         api_latency: api_latency.summary(),
         connection_requests: (requests_after - requests_before).max(0.0) as u64,
         joined_sessions: joined,
         failures,
+        slowest,
     };
     eprintln!(
         "  {} of {} settings done within {} s; created → done p50 {:.1} p99 {:.1} max {:.1} ms; API p50 {:.1} p99 {:.1} ms; \
@@ -221,8 +241,28 @@ pub async fn setting_phase(o: &Options) -> anyhow::Result<SettingResult> {
         result.background.sessions_per_s,
         result.background.errors
     );
+    eprintln!(
+        "  of which created → request sent p50 {:.1} p99 {:.1} ms, request sent → done p50 {:.1} p99 {:.1} ms",
+        ms(result.created_to_request.p50),
+        ms(result.created_to_request.p99),
+        ms(result.request_to_done.p50),
+        ms(result.request_to_done.p99)
+    );
     for failure in result.failures.iter().take(5) {
         eprintln!("    {failure}");
+    }
+    for task in &result.slowest {
+        let cr = &task["connectionRequest"];
+        eprintln!(
+            "    slow: task {} created {} done {}; connection request {} attempts {} requested {} updated {}",
+            task["id"],
+            task["createdAt"],
+            task["updatedAt"],
+            cr["state"],
+            cr["attempts"],
+            cr["requestedAt"],
+            cr["updatedAt"]
+        );
     }
     Ok(result)
 }
