@@ -5,8 +5,9 @@
 //! Inform sessions per second and latencies at each registered-device count (SQLite,
 //! durability Full), closed loop and at a fixed rate; a REST query by parameter value;
 //! sessions with a 50-parameter GetParameterValues and a 10-parameter SetParameterValues;
-//! Connection Requests per second from the ACS to simulated devices; the ACS's memory and
-//! store size; the simulator's memory per device.
+//! Connection Requests per second from the ACS to simulated devices; one setting a second
+//! on the project's agent through the REST API while the ACS runs at half its capacity; the
+//! ACS's memory and store size; the simulator's memory per device.
 
 mod ceiling;
 mod child;
@@ -14,6 +15,7 @@ mod cpe;
 mod loadgen;
 mod populate;
 mod run;
+mod setting;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +40,19 @@ enum Command {
     },
     /// (internal) The minimal hyper server; prints its address, stops when stdin closes.
     ServeCeiling,
+    /// (internal) The project's CPE agent with a fresh state directory; stops when stdin
+    /// closes.
+    ServeCpe {
+        #[arg(long)]
+        acs_url: String,
+        #[arg(long)]
+        dir: PathBuf,
+        /// Credentials for the ACS (none by default).
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+    },
     /// Inform sessions against a running server for a while (to profile it): prints the
     /// figures of a closed-loop run.
     Load {
@@ -70,6 +85,9 @@ fn main() -> anyhow::Result<()> {
         Command::Run(options) => runtime.block_on(run::run(options)),
         Command::ServeAcs { data_dir } => runtime.block_on(serve_acs(data_dir)),
         Command::ServeCeiling => runtime.block_on(serve_ceiling()),
+        Command::ServeCpe { acs_url, dir, username, password } => {
+            runtime.block_on(setting::serve_cpe(acs_url, &dir, username, password))
+        }
         Command::SimMemory { count, acs_url } => runtime.block_on(sim_memory(count, acs_url)),
         Command::Load { addr, devices, workers, seconds } => runtime.block_on(async {
             let result = loadgen::closed_loop(addr, devices, workers, Duration::from_secs_f64(seconds), 1).await;
@@ -93,15 +111,19 @@ async fn serve_acs(data_dir: PathBuf) -> anyhow::Result<()> {
         bootstrap_refresh: false,
         ..AcsConfig::default()
     };
+    let cpe_auth = config.cpe_auth.clone();
     let running = cwmp_acs::server::start(config).await?;
     let token = match &running.admin_token {
         Some(t) => t.clone(),
         None => std::fs::read_to_string(data_dir.join("admin-token"))?.trim().to_owned(),
     };
+    // Shared device credentials, for a client that must authenticate (none here).
     let ready = serde_json::json!({
         "cwmp": running.cwmp_addr.to_string(),
         "api": running.api_addr.to_string(),
         "token": token,
+        "cpe_username": cpe_auth.username,
+        "cpe_password": cpe_auth.password,
     });
     println!("{ready}");
     child::wait_for_parent().await;

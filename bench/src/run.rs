@@ -11,40 +11,53 @@ use serde::Serialize;
 
 use crate::child::Server;
 use crate::loadgen::{self, RunResult};
-use crate::{cpe, populate};
+use crate::setting::SettingResult;
+use crate::{cpe, populate, setting};
 
 #[derive(clap::Args)]
 pub struct Options {
     /// Working directory: the stores (made afresh by each run, left for inspection).
     #[arg(long, default_value = "/tmp/cwmp-bench")]
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Registered-device counts at which the ACS is measured.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
-    sizes: Vec<u64>,
+    pub(crate) sizes: Vec<u64>,
     /// Seconds of each measurement.
     #[arg(long, default_value_t = 15.0)]
-    duration: f64,
+    pub(crate) duration: f64,
     /// Devices at work at once in the closed-loop runs.
     #[arg(long, default_value_t = 32)]
-    workers: usize,
+    pub(crate) workers: usize,
     /// Sessions per second of the fixed-rate runs.
     #[arg(long, default_value_t = 1000.0)]
-    rate: f64,
+    pub(crate) rate: f64,
     /// Devices given a GetParameterValues and a SetParameterValues task.
     #[arg(long, default_value_t = 2000)]
-    rpc_devices: u64,
+    pub(crate) rpc_devices: u64,
     /// Simulated devices the ACS sends Connection Requests to.
     #[arg(long, default_value_t = 2000)]
-    cr_devices: u32,
+    pub(crate) cr_devices: u32,
     /// Fleet sizes whose simulator memory is measured.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
-    sim_sizes: Vec<u32>,
-    /// Phases to run: ceiling, inform, rpc, cr, sim.
-    #[arg(long, value_delimiter = ',', default_value = "ceiling,inform,rpc,cr,sim")]
-    phases: Vec<String>,
+    pub(crate) sim_sizes: Vec<u32>,
+    /// Settings (one a second) sent to the agent in the setting phase.
+    #[arg(long, default_value_t = 120)]
+    pub(crate) setting_tasks: u64,
+    /// `timeout=` of each setting, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) setting_timeout: f64,
+    /// Background load of the setting phase, as a share of the measured capacity.
+    #[arg(long, default_value_t = 0.5)]
+    pub(crate) setting_load: f64,
+    /// Registered devices that make the setting phase's background load.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) setting_devices: u64,
+    /// Phases to run: ceiling, inform, rpc, cr, setting, sim.
+    #[arg(long, value_delimiter = ',', default_value = "ceiling,inform,rpc,cr,setting,sim")]
+    pub(crate) phases: Vec<String>,
     /// Also write the figures as JSON here.
     #[arg(long)]
-    json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -110,6 +123,7 @@ struct Results {
     sizes: Vec<SizeResult>,
     rpc: Option<RpcResult>,
     connection_requests: Option<CrResult>,
+    setting: Option<SettingResult>,
     simulator: Vec<serde_json::Value>,
 }
 
@@ -135,7 +149,7 @@ fn machine() -> Machine {
     }
 }
 
-fn ms(us: u64) -> f64 {
+pub(crate) fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
@@ -166,7 +180,13 @@ async fn measure(addr: SocketAddr, devices: u64, o: &Options, label: &str) -> Pa
     Pair { closed, fixed_rate }
 }
 
-async fn api(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> Result<(u16, Vec<u8>), String> {
+pub(crate) async fn api(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<(u16, Vec<u8>), String> {
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n");
     if !body.is_empty() {
         let _ = write!(request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
@@ -409,6 +429,15 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         eprintln!("Connection Requests from the ACS to {} simulated devices (load {})", o.cr_devices, loadavg());
         results.connection_requests = Some(cr_phase(&o).await?);
     }
+    if phase("setting") {
+        eprintln!(
+            "One setting a second on our agent, the ACS at {:.0}% of its capacity from {} other devices (load {})",
+            o.setting_load * 100.0,
+            o.setting_devices,
+            loadavg()
+        );
+        results.setting = Some(setting::setting_phase(&o).await?);
+    }
     if let (Some(server), true) = (&ceiling, phase("sim")) {
         let acs_url = format!("http://{}/", server.field("addr")?);
         for &count in &o.sim_sizes {
@@ -455,11 +484,13 @@ fn tables(r: &Results) -> String {
         "Machine: {} CPUs ({}), load average {} at the start, {} at the end.\n",
         m.cpus, m.cpu_model, m.load_at_start, m.load_at_end
     );
-    let _ = writeln!(
-        out,
-        "| server | registered devices | closed loop sessions/s | vs ceiling | Inform p50 / p99 ms | at fixed rate: sessions/s | Inform p50 / p95 / p99 ms | session p99 ms | errors |"
-    );
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    if r.ceiling.is_some() || !r.sizes.is_empty() {
+        let _ = writeln!(
+            out,
+            "| server | registered devices | closed loop sessions/s | vs ceiling | Inform p50 / p99 ms | at fixed rate: sessions/s | Inform p50 / p95 / p99 ms | session p99 ms | errors |"
+        );
+        let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    }
     let row = |out: &mut String, name: &str, devices: String, p: &Pair, ratio: Option<f64>| {
         let (c, f) = (&p.closed, &p.fixed_rate);
         let _ = writeln!(
@@ -535,6 +566,28 @@ fn tables(r: &Results) -> String {
             ms(c.api_latency.p99),
             c.failed,
             c.sessions_from_requests
+        );
+    }
+    if let Some(s) = &r.setting {
+        let _ = writeln!(
+            out,
+            "\nOne setting a second on one device (our agent), {} settings with timeout={} s, the ACS at {:.0} sessions/s of background load (capacity {:.0}/s, {} background errors): {} done within their timeout ({:.1}%); created → done p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (created → request sent p99 {:.1} ms, request sent → done p99 {:.1} ms); API call p50 {:.1} ms, p99 {:.1} ms; {} connection requests sent, {} tasks joined a session under way.",
+            s.tasks,
+            s.timeout_s,
+            s.background.sessions_per_s,
+            s.capacity_per_s,
+            s.background.errors,
+            s.done_in_time,
+            s.done_in_time as f64 * 100.0 / s.tasks.max(1) as f64,
+            ms(s.created_to_done.p50),
+            ms(s.created_to_done.p99),
+            ms(s.created_to_done.max),
+            ms(s.created_to_request.p99),
+            ms(s.request_to_done.p99),
+            ms(s.api_latency.p50),
+            ms(s.api_latency.p99),
+            s.connection_requests,
+            s.joined_sessions
         );
     }
     for s in &r.simulator {

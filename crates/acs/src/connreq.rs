@@ -2,13 +2,15 @@
 //!
 //! [`send`] does one Connection Request: an HTTP/1.1 GET without a body to the CPE's
 //! `ManagementServer.ConnectionRequestURL`, answering a 401 challenge (Digest, MD5 with
-//! `qop=auth`, or Basic if that is all the CPE offers) on the same connection. 200 and 204
-//! mean the CPE accepted (3.2.2.2 item 6); 503 means it is busy or rate-limiting (item 7).
+//! `qop=auth`; Basic only when configured, since a Connection Request is always plain HTTP)
+//! on the same connection. 200 and 204 mean the CPE accepted (3.2.2.2 item 6); 503 means it
+//! is busy or rate-limiting (item 7).
 //!
-//! [`ConnectionRequests`] follows one up: the CPE MUST start a session within 30 s of
-//! answering (3.2.2.1 item 3), and the ACS MAY send the request again when none has started
-//! after at least 30 s (item 4). The outcome of each request is kept in memory, by device
-//! while it runs and by task for the API.
+//! [`ConnectionRequests`] follows one up: a CPE that is busy, rate-limiting or unreachable
+//! is asked again on a [`Backoff`] schedule until the caller's deadline; the CPE MUST start
+//! a session within 30 s of accepting (3.2.2.1 item 3), and the ACS MAY send the request
+//! again when none has started after at least 30 s (item 4). The outcome of each request is
+//! kept in memory, by device while it runs and by task for the API.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::cwmp::Endpoint;
 use crate::store::{Millis, Store, TaskStatus, now_millis};
@@ -37,13 +40,28 @@ pub struct ConnectionRequestConfig {
     /// TR-069 3.2.2.1 item 4 asks for at least 30; shorter values are for tests.
     #[serde(with = "fractional_seconds")]
     pub retry_after: Duration,
-    /// Most Connection Requests sent for one request when no session follows.
+    /// Most Connection Requests the CPE accepts, for one request, without a session
+    /// following before the ACS gives up.
     pub attempts: u32,
+    /// How long a CPE that is busy (503), rate-limiting or unreachable is asked again when
+    /// the caller set no timeout of its own (a task's `timeout=` otherwise).
+    #[serde(with = "fractional_seconds")]
+    pub retry_for: Duration,
+    /// Answer a CPE that offers only Basic authentication. A Connection Request is plain
+    /// HTTP (TR-069 3.2.2.2), so its password would cross the network in clear text: off by
+    /// default, and each refusal is logged and counted.
+    pub allow_basic_over_http: bool,
 }
 
 impl Default for ConnectionRequestConfig {
     fn default() -> ConnectionRequestConfig {
-        ConnectionRequestConfig { timeout: Duration::from_secs(10), retry_after: Duration::from_secs(30), attempts: 3 }
+        ConnectionRequestConfig {
+            timeout: Duration::from_secs(10),
+            retry_after: Duration::from_secs(30),
+            attempts: 3,
+            retry_for: Duration::from_secs(30),
+            allow_basic_over_http: false,
+        }
     }
 }
 
@@ -76,10 +94,71 @@ pub enum CrError {
     Unauthorized,
     #[error("cannot answer the CPE's challenge: {0}")]
     Challenge(String),
+    #[error(
+        "the CPE offers only Basic authentication, which would send its password in clear text over HTTP \
+         (connection_request.allow_basic_over_http is off)"
+    )]
+    BasicOverHttp,
+    /// `retry_after`: the CPE's `Retry-After`, when it gave one in seconds.
     #[error("the CPE is busy or rate-limiting (503)")]
-    Busy,
+    Busy { retry_after: Option<Duration> },
     #[error("the CPE answered {0}")]
     Status(u16),
+}
+
+impl CrError {
+    /// Whether the same request may succeed later: the CPE is busy or rate-limiting (3.2.2.2
+    /// item 7), restarting, or not answering. A refused password is not tried again: every
+    /// wrong attempt costs the CPE's budget for failures.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CrError::Busy { .. } | CrError::Connect(..) | CrError::Timeout(_) | CrError::Http(_))
+    }
+}
+
+/// When to ask again a CPE that could not take a Connection Request now: after a delay
+/// doubling from [`Backoff::FIRST`] up to [`Backoff::MAX`], the last one cut short to fall
+/// on the caller's deadline (a request that wakes the device just too late for the caller
+/// still gets the task done); or when the CPE's own `Retry-After` says (within bounds), if
+/// that is not past the deadline. Sans-IO: the caller gives the time.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    delay: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff { delay: Backoff::FIRST }
+    }
+}
+
+impl Backoff {
+    /// The first wait; also the shortest, whatever the CPE says.
+    pub const FIRST: Duration = Duration::from_millis(250);
+    /// The longest wait of the ACS's own schedule.
+    pub const MAX: Duration = Duration::from_secs(8);
+    /// The longest `Retry-After` honoured as given; a longer one waits this long.
+    pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+    /// When to try again after a refusal at `now`, or `None` when the deadline leaves no
+    /// time for it.
+    pub fn next(&mut self, now: Instant, deadline: Instant, retry_after: Option<Duration>) -> Option<Instant> {
+        let own = self.delay;
+        self.delay = (self.delay * 2).min(Backoff::MAX);
+        let at = match retry_after {
+            Some(asked) => now + asked.clamp(Backoff::FIRST, Backoff::MAX_RETRY_AFTER),
+            None => (now + own).min(deadline),
+        };
+        (at > now && at <= deadline).then_some(at)
+    }
+}
+
+/// A `Retry-After` in seconds; the HTTP-date form is left to the ACS's own schedule.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
 }
 
 /// Where to send a Connection Request and with which credentials.
@@ -129,7 +208,9 @@ async fn connect(target: &Parsed, timeout: Duration) -> Result<Sender, CrError> 
     };
     let _ = stream.set_nodelay(true);
     let io = hyper_util::rt::TokioIo::new(stream);
-    let handshake = hyper::client::conn::http1::handshake(io);
+    // Header names as usually written (`Authorization: Digest …`, `Host`): embedded CPEs
+    // often match them byte for byte (easycwmp looks for `Authorization: Digest `).
+    let handshake = hyper::client::conn::http1::Builder::new().title_case_headers(true).handshake(io);
     let (sender, connection) = match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return Err(CrError::Http(e.to_string())),
@@ -148,6 +229,7 @@ struct Answer {
     challenges: Vec<String>,
     /// The CPE said it closes the connection.
     close: bool,
+    retry_after: Option<Duration>,
 }
 
 /// Sends one GET and reads the whole answer, within `timeout`.
@@ -180,15 +262,23 @@ async fn exchange(
             .get(header::CONNECTION)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+        let retry_after =
+            response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         // Read the body so the connection can carry the next request; its content is ignored.
         let _ = Limited::new(response.into_body(), MAX_BODY).collect().await;
-        Ok(Answer { status, challenges, close })
+        Ok(Answer { status, challenges, close, retry_after })
     };
     tokio::time::timeout(timeout, work).await.map_err(|_| CrError::Timeout(timeout))?
 }
 
-/// The `Authorization` value answering a 401's challenges.
-fn answer_challenge(challenges: &[String], username: &str, password: &str, uri: &str) -> Result<String, CrError> {
+/// The `Authorization` value answering a 401's challenges. Basic only if `allow_basic`.
+fn answer_challenge(
+    challenges: &[String],
+    username: &str,
+    password: &str,
+    uri: &str,
+    allow_basic: bool,
+) -> Result<String, CrError> {
     use cwmp_http::auth::{Challenge, parse_www_authenticate, preferred};
     let parsed = parse_www_authenticate(challenges.iter().map(String::as_str));
     match preferred(&parsed) {
@@ -199,6 +289,8 @@ fn answer_challenge(challenges: &[String], username: &str, password: &str, uri: 
                 .map_err(|e| CrError::Challenge(e.to_string()))?;
             Ok(client.authorization("GET", uri).to_string())
         }
+        // 3.2.2.2 item 3: always plain HTTP, so Basic would give the password away.
+        Some(Challenge::Basic(_)) if !allow_basic => Err(CrError::BasicOverHttp),
         Some(Challenge::Basic(_)) => Ok(cwmp_http::basic::Credentials::new(username, password).to_string()),
         _ => Err(CrError::Challenge(match parsed.first() {
             Some(Challenge::Unsupported { scheme, reason }) => format!("{scheme}: {reason}"),
@@ -208,7 +300,8 @@ fn answer_challenge(challenges: &[String], username: &str, password: &str, uri: 
 }
 
 /// Sends one Connection Request; `Ok` carries the CPE's success status (200 or 204).
-pub async fn send(target: Target<'_>, timeout: Duration) -> Result<u16, CrError> {
+pub async fn send(target: Target<'_>, config: &ConnectionRequestConfig) -> Result<u16, CrError> {
+    let timeout = config.timeout;
     let parsed = parse_url(target.url)?;
     let mut sender = connect(&parsed, timeout).await?;
     let first = exchange(&mut sender, &parsed, None, timeout).await?;
@@ -216,7 +309,8 @@ pub async fn send(target: Target<'_>, timeout: Duration) -> Result<u16, CrError>
         let (Some(username), Some(password)) = (target.username, target.password) else {
             return Err(CrError::NoCredentials);
         };
-        let authorization = answer_challenge(&first.challenges, username, password, &parsed.path)?;
+        let authorization =
+            answer_challenge(&first.challenges, username, password, &parsed.path, config.allow_basic_over_http)?;
         // The credentials go on the same connection unless the CPE closes it (then, or if
         // it turns out closed, on a new one).
         let reuse = !first.close && !sender.is_closed();
@@ -239,7 +333,7 @@ pub async fn send(target: Target<'_>, timeout: Duration) -> Result<u16, CrError>
     };
     match answer.status {
         StatusCode::OK | StatusCode::NO_CONTENT => Ok(answer.status.as_u16()),
-        StatusCode::SERVICE_UNAVAILABLE => Err(CrError::Busy),
+        StatusCode::SERVICE_UNAVAILABLE => Err(CrError::Busy { retry_after: answer.retry_after }),
         other => Err(CrError::Status(other.as_u16())),
     }
 }
@@ -252,6 +346,8 @@ pub enum CrState {
     Deferred,
     /// Being sent.
     Sent,
+    /// The CPE was busy, rate-limiting or unreachable; sent again at `retryAt`.
+    Retrying,
     /// The CPE accepted; waiting for its session.
     Accepted,
     /// A session started after the request.
@@ -273,16 +369,38 @@ pub struct Outcome {
     pub state: CrState,
     /// Requests sent so far.
     pub attempts: u32,
+    /// Why it failed, or what the previous attempt got when it is being repeated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The CPE's last success status (200 or 204).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
+    /// When the next attempt goes out (state `retrying`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Millis>,
     pub requested_at: Millis,
     pub updated_at: Millis,
 }
 
-type Handle = Arc<watch::Sender<Outcome>>;
+/// One device's request as it is followed: its outcome, and the deadline after which no
+/// attempt starts (the latest of its callers').
+struct Followed {
+    outcome: watch::Sender<Outcome>,
+    deadline: Mutex<Instant>,
+}
+
+impl Followed {
+    fn deadline(&self) -> Instant {
+        *self.deadline.lock().expect("connection request deadline lock")
+    }
+
+    fn extend(&self, deadline: Instant) {
+        let mut current = self.deadline.lock().expect("connection request deadline lock");
+        *current = (*current).max(deadline);
+    }
+}
+
+type Handle = Arc<Followed>;
 
 /// Outcomes kept for tasks; the oldest go first.
 const MAX_TRACKED_TASKS: usize = 10_000;
@@ -313,13 +431,17 @@ impl<S: Store> ConnectionRequests<S> {
     }
 
     /// Wakes the device, or joins the request already running for it (3.2.2.1 item 5: more
-    /// requests before the session would not bring another one). `task` is attached so its
-    /// outcome can be shown with the task.
-    pub fn request(&self, device_key: &str, task: Option<i64>) -> watch::Receiver<Outcome> {
+    /// requests before the session would not bring another one). A busy or unreachable CPE
+    /// is asked again until `deadline`. `task` is attached so its outcome can be shown with
+    /// the task.
+    pub fn request(&self, device_key: &str, task: Option<i64>, deadline: Instant) -> watch::Receiver<Outcome> {
         let mut tracked = self.tracked.lock().expect("connection request lock");
-        let running = tracked.by_device.get(device_key).filter(|h| !h.borrow().state.is_final()).cloned();
+        let running = tracked.by_device.get(device_key).filter(|h| !h.outcome.borrow().state.is_final()).cloned();
         let handle = match running {
-            Some(h) => h,
+            Some(h) => {
+                h.extend(deadline);
+                h
+            }
             None => {
                 let now = now_millis();
                 let outcome = Outcome {
@@ -327,10 +449,11 @@ impl<S: Store> ConnectionRequests<S> {
                     attempts: 0,
                     reason: None,
                     http_status: None,
+                    retry_at: None,
                     requested_at: now,
                     updated_at: now,
                 };
-                let handle = Arc::new(watch::channel(outcome).0);
+                let handle = Arc::new(Followed { outcome: watch::channel(outcome).0, deadline: Mutex::new(deadline) });
                 tracked.by_device.insert(device_key.to_owned(), handle.clone());
                 let job = Job {
                     endpoint: self.endpoint.clone(),
@@ -355,17 +478,18 @@ impl<S: Store> ConnectionRequests<S> {
                 }
             }
         }
-        handle.subscribe()
+        handle.outcome.subscribe()
     }
 
     /// The Connection Request made for a task, if one was and is still remembered.
     pub fn for_task(&self, id: i64) -> Option<Outcome> {
-        self.tracked.lock().expect("connection request lock").by_task.get(&id).map(|h| h.borrow().clone())
+        self.tracked.lock().expect("connection request lock").by_task.get(&id).map(|h| h.outcome.borrow().clone())
     }
 
     /// The request running for a device, if any.
     pub fn for_device(&self, device_key: &str) -> Option<Outcome> {
-        self.tracked.lock().expect("connection request lock").by_device.get(device_key).map(|h| h.borrow().clone())
+        let tracked = self.tracked.lock().expect("connection request lock");
+        tracked.by_device.get(device_key).map(|h| h.outcome.borrow().clone())
     }
 
     /// Waits until the first request has been answered (or the device is found in session).
@@ -392,7 +516,7 @@ struct Job<S> {
 }
 
 /// How often the follow-up looks for the session.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(50);
 
 impl<S: Store> Job<S> {
     async fn run(self) {
@@ -402,6 +526,7 @@ impl<S: Store> Job<S> {
         self.update(|o| {
             o.state = state;
             o.reason = reason;
+            o.retry_at = None;
         });
         if tracked.by_device.get(&self.device_key).is_some_and(|h| Arc::ptr_eq(h, &self.handle)) {
             tracked.by_device.remove(&self.device_key);
@@ -409,7 +534,7 @@ impl<S: Store> Job<S> {
     }
 
     fn update(&self, f: impl FnOnce(&mut Outcome)) {
-        self.handle.send_modify(|o| {
+        self.handle.outcome.send_modify(|o| {
             f(o);
             o.updated_at = now_millis();
         });
@@ -420,17 +545,21 @@ impl<S: Store> Job<S> {
         self.endpoint.device_in_session(&self.device_key).await
     }
 
-    /// Sends, and sends again while no session follows; returns the final state and reason.
+    /// Sends, again after a transient refusal and while no session follows; returns the
+    /// final state and reason.
     async fn follow(&self) -> (CrState, Option<String>) {
         let attempts = self.config.attempts.max(1);
-        for attempt in 1..=attempts {
+        let mut backoff = Backoff::default();
+        let mut sent = 0;
+        let mut unanswered = 0;
+        loop {
             // 3.2.2.1 item 6: a request during a session would not end it, and the CPE may
             // refuse it with 503. The session takes new tasks before it ends, so wait for
             // it and send only if work is left.
             if self.in_session().await {
                 self.update(|o| o.state = CrState::Deferred);
                 let limit = self.endpoint.config.session_timeout + self.config.retry_after;
-                let started = tokio::time::Instant::now();
+                let started = Instant::now();
                 while self.in_session().await && started.elapsed() < limit {
                     tokio::time::sleep(POLL).await;
                 }
@@ -449,9 +578,11 @@ impl<S: Store> Job<S> {
                 self.endpoint.metrics.connection_request(false);
                 return (CrState::Failed, Some(CrError::NoUrl.to_string()));
             };
+            sent += 1;
             self.update(|o| {
                 o.state = CrState::Sent;
-                o.attempts = attempt;
+                o.attempts = sent;
+                o.retry_at = None;
             });
             let sent_at = now_millis();
             let target = Target {
@@ -459,27 +590,55 @@ impl<S: Store> Job<S> {
                 username: device.connection_request.username.as_deref(),
                 password: device.connection_request.password.as_deref(),
             };
-            match send(target, self.config.timeout).await {
+            match send(target, &self.config).await {
                 Ok(status) => {
                     self.endpoint.metrics.connection_request(true);
-                    tracing::info!(device = %self.device_key, attempt, status, "connection request accepted");
+                    tracing::info!(device = %self.device_key, attempt = sent, status, "connection request accepted");
                     self.update(|o| {
                         o.state = CrState::Accepted;
                         o.http_status = Some(status);
+                        o.reason = None;
                     });
+                    if self.session_follows(sent_at).await {
+                        return (CrState::SessionStarted, None);
+                    }
+                    unanswered += 1;
+                    if unanswered >= attempts {
+                        return (
+                            CrState::Failed,
+                            Some(format!("no session followed {unanswered} connection request(s)")),
+                        );
+                    }
+                    tracing::info!(device = %self.device_key, attempt = sent, "no session followed the connection request");
                 }
                 Err(e) => {
                     self.endpoint.metrics.connection_request(false);
-                    tracing::info!(device = %self.device_key, attempt, error = %e, "connection request failed");
-                    return (CrState::Failed, Some(e.to_string()));
+                    if e == CrError::BasicOverHttp {
+                        self.endpoint.metrics.inc_connection_request_basic_refused();
+                        tracing::warn!(device = %self.device_key, "{e}");
+                        return (CrState::Failed, Some(e.to_string()));
+                    }
+                    let now = Instant::now();
+                    let retry = match &e {
+                        CrError::Busy { retry_after } => backoff.next(now, self.handle.deadline(), *retry_after),
+                        e if e.is_transient() => backoff.next(now, self.handle.deadline(), None),
+                        _ => None,
+                    };
+                    let Some(at) = retry else {
+                        tracing::info!(device = %self.device_key, attempt = sent, error = %e, "connection request failed");
+                        return (CrState::Failed, Some(e.to_string()));
+                    };
+                    let wait = at - now;
+                    tracing::info!(device = %self.device_key, attempt = sent, error = %e, ?wait, "connection request refused for now; trying again");
+                    self.update(|o| {
+                        o.state = CrState::Retrying;
+                        o.reason = Some(e.to_string());
+                        o.retry_at = Some(now_millis() + wait.as_millis() as Millis);
+                    });
+                    tokio::time::sleep_until(at).await;
                 }
             }
-            if self.session_follows(sent_at).await {
-                return (CrState::SessionStarted, None);
-            }
-            tracing::info!(device = %self.device_key, attempt, "no session followed the connection request");
         }
-        (CrState::Failed, Some(format!("no session followed {attempts} connection request(s)")))
     }
 
     /// Waits up to `retry_after` for a session that started after `sent_at`.
@@ -539,6 +698,10 @@ mod tests {
     fn settings_in_seconds() {
         let c: ConnectionRequestConfig = serde_json::from_str(r#"{"timeout": 5, "retry_after": 0.25}"#).unwrap();
         assert_eq!((c.timeout, c.retry_after, c.attempts), (Duration::from_secs(5), Duration::from_millis(250), 3));
+        assert_eq!((c.retry_for, c.allow_basic_over_http), (Duration::from_secs(30), false));
+        let c: ConnectionRequestConfig =
+            serde_json::from_str(r#"{"retry_for": 2.5, "allow_basic_over_http": true}"#).unwrap();
+        assert_eq!((c.retry_for, c.allow_basic_over_http), (Duration::from_millis(2500), true));
         assert!(serde_json::from_str::<ConnectionRequestConfig>(r#"{"timeout": -1}"#).is_err());
         assert!(serde_json::from_str::<ConnectionRequestConfig>(r#"{"retries": 1}"#).is_err());
     }
@@ -550,13 +713,78 @@ mod tests {
             "u",
             "p",
             "/cr",
+            false,
         )
         .unwrap();
         let creds = cwmp_http::digest::Credentials::parse(&digest).unwrap();
         assert_eq!((creds.username.as_str(), creds.uri.as_str(), creds.nc.as_deref()), ("u", "/cr", Some("00000001")));
-        let basic = answer_challenge(&[r#"Basic realm="cpe""#.into()], "u", "p", "/").unwrap();
-        assert_eq!(basic, "Basic dTpw");
-        assert!(matches!(answer_challenge(&["Bearer x".into()], "u", "p", "/"), Err(CrError::Challenge(_))));
-        assert!(matches!(answer_challenge(&[], "u", "p", "/"), Err(CrError::Challenge(_))));
+        let basic_only = [r#"Basic realm="cpe""#.to_owned()];
+        assert_eq!(answer_challenge(&basic_only, "u", "p", "/", false), Err(CrError::BasicOverHttp));
+        assert_eq!(answer_challenge(&basic_only, "u", "p", "/", true).unwrap(), "Basic dTpw");
+        // Offered both, Digest is chosen whatever the setting.
+        let both = [r#"Basic realm="cpe""#.to_owned(), r#"Digest realm="cpe", nonce="n", qop="auth""#.to_owned()];
+        assert!(answer_challenge(&both, "u", "p", "/", false).unwrap().starts_with("Digest "));
+        assert!(matches!(answer_challenge(&["Bearer x".into()], "u", "p", "/", true), Err(CrError::Challenge(_))));
+        assert!(matches!(answer_challenge(&[], "u", "p", "/", true), Err(CrError::Challenge(_))));
+    }
+
+    #[test]
+    fn retry_after_values() {
+        assert_eq!(parse_retry_after(" 5 "), Some(Duration::from_secs(5)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("99999999999999999999999"), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after(""), None);
+    }
+
+    #[test]
+    fn transient_errors() {
+        assert!(CrError::Busy { retry_after: None }.is_transient());
+        assert!(CrError::Connect("a".into(), "refused".into()).is_transient());
+        assert!(CrError::Timeout(Duration::from_secs(1)).is_transient());
+        for e in [CrError::Unauthorized, CrError::BasicOverHttp, CrError::NoCredentials, CrError::Status(404)] {
+            assert!(!e.is_transient(), "{e}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_maximum_and_stops_at_the_deadline() {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(60);
+        let mut backoff = Backoff::default();
+        let mut now = start;
+        let mut waits = Vec::new();
+        while let Some(at) = backoff.next(now, deadline, None) {
+            waits.push((at - now).as_millis());
+            now = at;
+        }
+        // 7.75 s in all, then every 8 s, and the last one on the deadline.
+        assert_eq!(waits[..7], [250, 500, 1000, 2000, 4000, 8000, 8000]);
+        assert_eq!(waits[7..], [8000, 8000, 8000, 8000, 4250], "{waits:?}");
+        assert_eq!(now, deadline);
+        assert_eq!(backoff.next(now, deadline, None), None);
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_within_bounds() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(300);
+        let mut backoff = Backoff::default();
+        // The CPE's figure replaces the ACS's own, shorter or longer.
+        assert_eq!(backoff.next(now, deadline, Some(Duration::from_secs(3))), Some(now + Duration::from_secs(3)));
+        assert_eq!(backoff.next(now, deadline, Some(Duration::from_secs(1))), Some(now + Duration::from_secs(1)));
+        // Bounded both ways: no busy loop on 0, no hour-long wait.
+        assert_eq!(backoff.next(now, deadline, Some(Duration::ZERO)), Some(now + Backoff::FIRST));
+        assert_eq!(backoff.next(now, deadline, Some(Duration::from_secs(3600))), Some(now + Backoff::MAX_RETRY_AFTER));
+        // A Retry-After past the deadline ends the retries.
+        let close = now + Duration::from_secs(2);
+        assert_eq!(backoff.next(now, close, Some(Duration::from_secs(3))), None);
+        assert_eq!(backoff.next(now, close, Some(Duration::from_secs(2))), Some(close));
+        assert_eq!(
+            Backoff::default().next(now, now + Duration::from_millis(100), None),
+            Some(now + Duration::from_millis(100))
+        );
+        assert_eq!(Backoff::default().next(now, now, None), None);
     }
 }

@@ -26,6 +26,7 @@ pub struct Metrics {
     auth_failures: AtomicU64,
     connection_requests_ok: AtomicU64,
     connection_requests_failed: AtomicU64,
+    connection_requests_basic_refused: AtomicU64,
     rpcs: Mutex<std::collections::BTreeMap<String, u64>>,
     request_latency: Mutex<Histogram>,
 }
@@ -52,6 +53,10 @@ impl Metrics {
     pub fn connection_request(&self, ok: bool) {
         let counter = if ok { &self.connection_requests_ok } else { &self.connection_requests_failed };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A CPE offered only Basic for a Connection Request and the ACS did not answer it.
+    pub fn inc_connection_request_basic_refused(&self) {
+        self.connection_requests_basic_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a SOAP message the ACS sent, by method (faults count as `Fault`).
@@ -119,6 +124,11 @@ impl Metrics {
             "cwmp_connection_requests_failed_total",
             "Connection requests that failed.",
             self.connection_requests_failed.load(Ordering::Relaxed),
+        );
+        counter(
+            "cwmp_connection_requests_basic_refused_total",
+            "Connection requests not answered because the CPE offered only Basic over plain HTTP.",
+            self.connection_requests_basic_refused.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

@@ -141,8 +141,13 @@ async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    // Header names go out as the agent spells them (`Authorization`, `Content-Type`, `Host`),
+    // not lower-cased: some ACSs match them byte for byte.
+    let (sender, connection) = hyper::client::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(%e, "connection to the ACS ended");

@@ -20,9 +20,17 @@
 //!   [`BusyPolicy`] decides: the default, [`BusyPolicy::QueueOne`], is 3.2.2.2 item 8 option
 //!   (b): the request is accepted, and exactly one notification follows when the session
 //!   ends; [`BusyPolicy::Reject`] is option (a): 503 without `Retry-After`;
-//! * a token bucket ([`RateLimit`]) limits how many authenticated requests are accepted;
-//!   beyond it the answer is 503 without `Retry-After` (3.2.2.1 item 2, 3.2.2.2 item 7), and
-//!   no session follows;
+//! * requests are limited (3.2.2.1 item 2, 3.2.2.2 item 7: 503 without `Retry-After`, and
+//!   no session follows), strictly for those that do not authenticate and only as far as
+//!   denial-of-service protection needs for those that do:
+//!   - every 401 costs its source (an IPv4 address or an IPv6 /64) one token of
+//!     [`ConnReqConfig::unauthenticated_limit`] (10, then one every 6 s); a correct answer
+//!     to the challenge gives the token back, so an ACS that authenticates spends nothing,
+//!     while guessing a password goes no faster than the budget. A source past its budget
+//!     gets 503 without its credentials being checked; other sources are not affected;
+//!   - authenticated requests share [`ConnReqConfig::rate_limit`] (10, then one a second):
+//!     enough for an operator's change a second, and a bound on the sessions a stolen
+//!     password can cause;
 //! * [`ConnReqServer::stop`] closes the port (3.2.2.2 item 9, `HTTPConnectionRequestEnable`
 //!   false) and [`ConnReqServer::start`] opens it again on the same port.
 //!
@@ -57,8 +65,9 @@
 //! notification may be waiting in the channel when another session starts; the agent
 //! should drain the channel when it builds an Inform and add "6 CONNECTION REQUEST" then.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -86,6 +95,10 @@ pub const DEFAULT_PORT: u16 = 7547;
 /// per connection, so a few dozen cover every live one.
 const NONCE_GUARD_CAPACITY: usize = 64;
 
+/// Sources whose budget of unauthenticated requests is remembered at once. When all of
+/// them have spent some of it recently, a new source is refused (503) until one recovers.
+const MAX_SOURCES: usize = 256;
+
 /// Settings of the listener. Every field has a working default.
 #[derive(Debug, Clone)]
 pub struct ConnReqConfig {
@@ -103,8 +116,12 @@ pub struct ConnReqConfig {
     pub advertised_host: Option<String>,
     /// The Digest realm. Default `"cwmp-connection-request"`.
     pub realm: String,
-    /// How many authenticated requests are accepted over time.
+    /// How many authenticated requests are accepted over time, from all sources together.
+    /// Default: 10, then one a second.
     pub rate_limit: RateLimit,
+    /// How many requests that do not authenticate (each 401) one source may make; a
+    /// challenge answered correctly is given back. Default: 10, then one every 6 s.
+    pub unauthenticated_limit: RateLimit,
     /// What to do with an authenticated request during a session.
     pub busy_policy: BusyPolicy,
     /// 200 (default) or 204 for an accepted request; 3.2.2.2 allows both.
@@ -131,6 +148,7 @@ impl Default for ConnReqConfig {
             advertised_host: None,
             realm: "cwmp-connection-request".into(),
             rate_limit: RateLimit::default(),
+            unauthenticated_limit: RateLimit { burst: 10, refill_interval: Duration::from_secs(6) },
             busy_policy: BusyPolicy::default(),
             success_status: SuccessStatus::default(),
             max_connections: 32,
@@ -142,8 +160,8 @@ impl Default for ConnReqConfig {
     }
 }
 
-/// A token bucket: up to `burst` authenticated requests at once, then one more per
-/// `refill_interval`. Default: 10, then one every 6 s (10 a minute sustained).
+/// A token bucket: up to `burst` requests at once, then one more per `refill_interval`.
+/// Default (the limit of authenticated requests): 10, then one a second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub burst: u32,
@@ -152,7 +170,7 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        Self { burst: 10, refill_interval: Duration::from_secs(6) }
+        Self { burst: 10, refill_interval: Duration::from_secs(1) }
     }
 }
 
@@ -199,7 +217,9 @@ pub struct ConnReqStats {
     pub coalesced: u64,
     /// 401 answers (no, wrong, or non-Digest credentials).
     pub unauthorized: u64,
-    /// 503 answers because of the rate limit.
+    /// 503 answers because the source had spent its budget of unauthenticated requests.
+    pub unauthenticated_limited: u64,
+    /// 503 answers to authenticated requests because of the rate limit.
     pub rate_limited: u64,
     /// 503 answers because of a session ([`BusyPolicy::Reject`]) or a closed channel.
     pub busy: u64,
@@ -256,6 +276,7 @@ struct State {
     password: String,
     session: SessionState,
     bucket: TokenBucket,
+    unauthenticated: SourceLimits,
     nonces: NonceCountGuard,
     rng: StdRng,
     advertised_host: Option<String>,
@@ -280,6 +301,7 @@ struct Stats {
     notified: AtomicU64,
     coalesced: AtomicU64,
     unauthorized: AtomicU64,
+    unauthenticated_limited: AtomicU64,
     rate_limited: AtomicU64,
     busy: AtomicU64,
     not_found: AtomicU64,
@@ -332,6 +354,7 @@ impl ConnReqServer {
             password: password.into(),
             session: SessionState::Idle,
             bucket: TokenBucket::new(config.rate_limit, Instant::now()),
+            unauthenticated: SourceLimits::new(config.unauthenticated_limit),
             nonces: NonceCountGuard::new(NONCE_GUARD_CAPACITY),
             rng: StdRng::from_rng(rng),
             advertised_host: config.advertised_host.clone(),
@@ -462,6 +485,7 @@ impl ConnReqServer {
             notified: get(&s.notified),
             coalesced: get(&s.coalesced),
             unauthorized: get(&s.unauthorized),
+            unauthenticated_limited: get(&s.unauthenticated_limited),
             rate_limited: get(&s.rate_limited),
             busy: get(&s.busy),
             not_found: get(&s.not_found),
@@ -495,11 +519,23 @@ impl Shared {
             bump(&self.stats.not_found);
             return Answer::status(StatusCode::NOT_FOUND);
         }
+        let source = Source::of(peer.ip());
+        let instant = Instant::now();
+        // 3.2.2.1 item 2: a source past its budget of unauthenticated requests is refused
+        // before its credentials are checked, so that no password is guessed faster.
+        if !self.state().unauthenticated.allows(source, authorization.is_some(), instant) {
+            bump(&self.stats.unauthenticated_limited);
+            return Answer::status(StatusCode::SERVICE_UNAVAILABLE);
+        }
         let now = unix_now();
         if let Err(stale) = self.authenticate(target, authorization, now) {
+            self.state().unauthenticated.charge(source, instant);
             bump(&self.stats.unauthorized);
             return self.challenge(now, stale);
         }
+        // The challenge this answers cost the source a token: an ACS that authenticates
+        // spends none of its budget.
+        self.state().unauthenticated.refund(source, instant);
         self.accept(peer)
     }
 
@@ -653,6 +689,9 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _permit
         }
     });
     let connection = http1::Builder::new()
+        // Header names as usually written (`Content-Length`, `Www-Authenticate`): some
+        // ACSs match them byte for byte.
+        .title_case_headers(true)
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .max_buf_size(8192)
@@ -689,6 +728,17 @@ impl TokenBucket {
         true
     }
 
+    fn available(&mut self, now: Instant) -> u32 {
+        self.refill(now);
+        self.tokens
+    }
+
+    /// Returns a token taken earlier (never beyond the burst).
+    fn give_back(&mut self, now: Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens + 1).min(self.limit.burst);
+    }
+
     fn refill(&mut self, now: Instant) {
         let interval = self.limit.refill_interval;
         if interval.is_zero() {
@@ -712,6 +762,104 @@ impl TokenBucket {
     }
 }
 
+/// Where a request comes from, for its budget of unauthenticated requests: an IPv4
+/// address, or the /64 of an IPv6 one (a single host usually holds a whole /64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Source {
+    V4(Ipv4Addr),
+    V6(u64),
+}
+
+impl Source {
+    fn of(ip: IpAddr) -> Source {
+        match ip {
+            IpAddr::V4(v4) => Source::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Source::V4(v4),
+                None => Source::V6((u128::from(v6) >> 64) as u64),
+            },
+        }
+    }
+}
+
+/// One source's budget of unauthenticated requests. A request with credentials may be
+/// checked with the budget at zero, once: it may answer the challenge that took the last
+/// token. If it fails, the source owes a token, paid from the next refill.
+struct Budget {
+    bucket: TokenBucket,
+    owed: bool,
+}
+
+impl Budget {
+    fn settle(&mut self, now: Instant) {
+        if self.owed && self.bucket.take(now) {
+            self.owed = false;
+        }
+    }
+
+    fn is_whole(&mut self, now: Instant) -> bool {
+        self.settle(now);
+        !self.owed && self.bucket.available(now) == self.bucket.limit.burst
+    }
+}
+
+/// One budget of unauthenticated requests per source, for at most [`MAX_SOURCES`] sources.
+/// A source is remembered only while its budget is not whole.
+struct SourceLimits {
+    limit: RateLimit,
+    budgets: HashMap<Source, Budget>,
+}
+
+impl SourceLimits {
+    fn new(limit: RateLimit) -> Self {
+        Self { limit, budgets: HashMap::new() }
+    }
+
+    /// Whether `source` may make a request that might not authenticate; `credentials`: it
+    /// carries some.
+    fn allows(&mut self, source: Source, credentials: bool, now: Instant) -> bool {
+        match self.budgets.get_mut(&source) {
+            Some(budget) => {
+                budget.settle(now);
+                budget.bucket.available(now) > 0 || (credentials && !budget.owed)
+            }
+            None => self.room(now),
+        }
+    }
+
+    /// Takes a token from `source` (a 401).
+    fn charge(&mut self, source: Source, now: Instant) {
+        if !self.budgets.contains_key(&source) && !self.room(now) {
+            return;
+        }
+        let limit = self.limit;
+        let budget =
+            self.budgets.entry(source).or_insert_with(|| Budget { bucket: TokenBucket::new(limit, now), owed: false });
+        if !budget.bucket.take(now) {
+            budget.owed = true;
+        }
+    }
+
+    /// Gives `source` back a token (its challenge was answered).
+    fn refund(&mut self, source: Source, now: Instant) {
+        if let Some(budget) = self.budgets.get_mut(&source) {
+            if budget.owed {
+                budget.owed = false;
+            } else {
+                budget.bucket.give_back(now);
+            }
+        }
+    }
+
+    /// Whether a new source fits, after forgetting those whose budget is whole again.
+    fn room(&mut self, now: Instant) -> bool {
+        if self.budgets.len() >= MAX_SOURCES {
+            self.budgets.retain(|_, budget| !budget.is_whole(now));
+        }
+        self.budgets.len() < MAX_SOURCES
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,13 +876,115 @@ mod tests {
 
     /// Runs the 401 round trip and returns the authenticated answer.
     fn authorized(s: &ConnReqServer, user: &str, password: &str) -> Answer {
+        authorized_from(s, peer(), user, password)
+    }
+
+    fn authorized_from(s: &ConnReqServer, from: SocketAddr, user: &str, password: &str) -> Answer {
         let path = s.path().to_owned();
-        let first = s.shared.answer(&Method::GET, &path, None, peer());
-        assert_eq!(first.status, StatusCode::UNAUTHORIZED);
+        let first = s.shared.answer(&Method::GET, &path, None, from);
+        if first.status != StatusCode::UNAUTHORIZED {
+            return first;
+        }
         let challenge = first.www_authenticate.unwrap().parse().unwrap();
         let mut client = Client::new(user, password, challenge, "0a4f113b").unwrap();
         let header = client.authorization("GET", &path).to_string();
-        s.shared.answer(&Method::GET, &path, Some(header.as_bytes()), peer())
+        s.shared.answer(&Method::GET, &path, Some(header.as_bytes()), from)
+    }
+
+    fn strict(burst: u32) -> ConnReqConfig {
+        let limit = RateLimit { burst, refill_interval: Duration::from_secs(3600) };
+        ConnReqConfig { unauthenticated_limit: limit, ..Default::default() }
+    }
+
+    #[test]
+    fn unauthenticated_requests_are_limited_per_source() {
+        let (s, mut rx) = server(strict(3));
+        let path = s.path().to_owned();
+        let attacker = SocketAddr::from(([198, 51, 100, 7], 5555));
+        assert_eq!(authorized_from(&s, attacker, "acs", "guess 1").status, StatusCode::UNAUTHORIZED);
+        assert_eq!(s.shared.answer(&Method::GET, &path, None, attacker).status, StatusCode::UNAUTHORIZED);
+        // Three 401s spent the budget: from now on not even the right password is checked.
+        assert_eq!(authorized_from(&s, attacker, "acs", "secret").status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(authorized_from(&s, attacker, "acs", "guess 2").status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!((s.stats().unauthorized, s.stats().unauthenticated_limited), (3, 2));
+        assert!(rx.try_recv().is_err());
+        // The ACS, elsewhere, is not locked out.
+        assert_eq!(authorized(&s, "acs", "secret").status, StatusCode::OK);
+        assert!(rx.try_recv().is_ok());
+    }
+
+    #[test]
+    fn an_acs_that_authenticates_spends_nothing_of_its_budget() {
+        let unlimited = RateLimit { burst: 1, refill_interval: Duration::ZERO };
+        let (s, _rx) = server(ConnReqConfig { rate_limit: unlimited, ..strict(1) });
+        for i in 0..20 {
+            assert_eq!(authorized(&s, "acs", "secret").status, StatusCode::OK, "{i}: {:?}", s.stats());
+        }
+        assert_eq!((s.stats().unauthorized, s.stats().unauthenticated_limited), (20, 0));
+        // One failure spends it, and a later success gives back only what its own
+        // challenge cost.
+        assert_eq!(authorized(&s, "acs", "wrong").status, StatusCode::UNAUTHORIZED);
+        assert_eq!(authorized(&s, "acs", "secret").status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn an_ipv6_host_is_its_slash_64() {
+        let (s, _rx) = server(strict(1));
+        let path = s.path().to_owned();
+        let a: SocketAddr = "[2001:db8:1:2::1]:4000".parse().unwrap();
+        let b: SocketAddr = "[2001:db8:1:2:ffff::9]:4000".parse().unwrap();
+        let other: SocketAddr = "[2001:db8:1:3::1]:4000".parse().unwrap();
+        assert_eq!(s.shared.answer(&Method::GET, &path, None, a).status, StatusCode::UNAUTHORIZED);
+        assert_eq!(s.shared.answer(&Method::GET, &path, None, b).status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(s.shared.answer(&Method::GET, &path, None, other).status, StatusCode::UNAUTHORIZED);
+        let mapped: SocketAddr = "[::ffff:192.0.2.1]:4000".parse().unwrap();
+        assert_eq!(Source::of(mapped.ip()), Source::of(peer().ip()));
+    }
+
+    #[test]
+    fn source_budgets_are_bounded_and_forgotten_once_whole() {
+        let limit = RateLimit { burst: 1, refill_interval: Duration::from_secs(10) };
+        let mut limits = SourceLimits::new(limit);
+        let start = Instant::now();
+        let source = |i: usize| Source::V4(Ipv4Addr::from(0x0a00_0000 + i as u32));
+        for i in 0..MAX_SOURCES {
+            assert!(limits.allows(source(i), false, start));
+            limits.charge(source(i), start);
+        }
+        assert_eq!(limits.budgets.len(), MAX_SOURCES);
+        // Full of sources that spent their budget: a new one is refused and not remembered.
+        let newcomer = source(MAX_SOURCES);
+        assert!(!limits.allows(newcomer, false, start));
+        limits.charge(newcomer, start);
+        assert_eq!(limits.budgets.len(), MAX_SOURCES);
+        assert!(!limits.allows(source(0), false, start + Duration::from_secs(9)));
+        // Once their budgets are whole again they are forgotten, and there is room.
+        let later = start + Duration::from_secs(10);
+        assert!(limits.allows(newcomer, false, later));
+        assert!(limits.budgets.is_empty());
+        limits.refund(newcomer, later);
+        assert!(limits.budgets.is_empty(), "a refund never creates an entry");
+    }
+
+    #[test]
+    fn guesses_go_no_faster_than_the_refill() {
+        let limit = RateLimit { burst: 2, refill_interval: Duration::from_secs(10) };
+        let mut limits = SourceLimits::new(limit);
+        let attacker = Source::V4(Ipv4Addr::new(198, 51, 100, 1));
+        let mut at = Instant::now();
+        let mut guesses = 0;
+        // A guess every second for a minute and a half.
+        for _ in 0..90 {
+            if limits.allows(attacker, true, at) {
+                guesses += 1;
+                limits.charge(attacker, at);
+            }
+            at += Duration::from_secs(1);
+        }
+        // The burst, the one checked at zero, then one per refill.
+        assert_eq!(guesses, 2 + 1 + 8, "{guesses}");
+        // Challenges are refused at zero; an answer to the last one is still checked once.
+        assert!(!limits.allows(attacker, false, at));
     }
 
     #[test]
@@ -854,7 +1104,7 @@ mod tests {
         assert_eq!(authorized(&s, "acs", "secret").status, StatusCode::OK);
         assert_eq!(authorized(&s, "acs", "secret").status, StatusCode::OK);
         assert_eq!(authorized(&s, "acs", "secret").status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(s.stats().rate_limited, 1);
+        assert_eq!((s.stats().rate_limited, s.stats().unauthenticated_limited), (1, 0));
         assert!(rx.try_recv().is_ok());
         let response = s.shared.response(Answer::status(StatusCode::SERVICE_UNAVAILABLE));
         assert!(response.headers().get("retry-after").is_none());
@@ -880,6 +1130,10 @@ mod tests {
     fn token_bucket_refills() {
         let start = Instant::now();
         let mut b = TokenBucket::new(RateLimit { burst: 2, refill_interval: Duration::from_secs(10) }, start);
+        assert!(b.take(start));
+        b.give_back(start);
+        b.give_back(start);
+        assert_eq!(b.available(start), 2, "never beyond the burst");
         assert!(b.take(start));
         assert!(b.take(start));
         assert!(!b.take(start + Duration::from_secs(9)));

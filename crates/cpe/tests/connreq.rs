@@ -54,6 +54,13 @@ impl Conn {
         Conn { stream: TcpStream::connect(addr).await.unwrap(), buf: Vec::new() }
     }
 
+    /// A connection from another loopback address (all of 127/8 reaches the host).
+    async fn open_from(local: [u8; 4], addr: SocketAddr) -> Conn {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((local, 0))).unwrap();
+        Conn { stream: socket.connect(addr).await.unwrap(), buf: Vec::new() }
+    }
+
     async fn get(&mut self, path: &str, authorization: Option<&str>) -> Option<RawResponse> {
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: cpe\r\n");
         if let Some(a) = authorization {
@@ -107,9 +114,14 @@ impl Conn {
 
 /// The ACS side: GET, answer the 401 on the same connection, return the final response.
 async fn connection_request(addr: SocketAddr, path: &str, user: &str, password: &str) -> RawResponse {
-    let mut conn = Conn::open(addr).await;
-    let challenge = conn.get(path, None).await.expect("a 401");
-    assert_eq!(challenge.status, 401);
+    connection_request_on(Conn::open(addr).await, path, user, password).await
+}
+
+async fn connection_request_on(mut conn: Conn, path: &str, user: &str, password: &str) -> RawResponse {
+    let challenge = conn.get(path, None).await.expect("an answer");
+    if challenge.status != 401 {
+        return challenge;
+    }
     let header = challenge.header("www-authenticate").expect("a challenge");
     let mut client = Client::new(user, password, header.parse().unwrap(), "5ca1ab1e").unwrap();
     let authorization = client.authorization("GET", path).to_string();
@@ -129,6 +141,42 @@ async fn happy_path_on_one_connection() {
     assert!(response.header("retry-after").is_none());
     let request = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
     assert!(request.peer.ip().is_loopback());
+}
+
+/// Header names go out as usually written: some ACSs match them byte for byte.
+#[tokio::test]
+async fn header_names_in_their_usual_capitalisation() {
+    let (server, _rx, addr) = started(config()).await;
+    let mut conn = Conn::open(addr).await;
+    let challenge = conn.get(server.path(), None).await.unwrap();
+    assert_eq!(challenge.status, 401);
+    assert!(challenge.head.contains("\r\nWww-Authenticate: Digest realm="), "{}", challenge.head);
+    assert!(challenge.head.contains("\r\nContent-Length: 0\r\n"), "{}", challenge.head);
+    let ok = connection_request(addr, server.path(), USER, PASS).await;
+    assert!(ok.head.contains("\r\nContent-Length: 0\r\n") && ok.head.contains("\r\nConnection: close\r\n"));
+    assert!(ok.head.lines().skip(1).all(|l| !l.starts_with(|c: char| c.is_ascii_lowercase())), "{}", ok.head);
+}
+
+/// 3.2.2.1 item 2: requests that do not authenticate are limited per source: a source that
+/// spent its budget gets 503 (even with the right password), and another source, such as
+/// the ACS, is not affected.
+#[tokio::test]
+async fn unauthenticated_requests_are_limited_per_source() {
+    let limit = RateLimit { burst: 4, refill_interval: Duration::from_secs(3600) };
+    let (server, mut rx, addr) = started(ConnReqConfig { unauthenticated_limit: limit, ..config() }).await;
+    let path = server.path().to_owned();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(connection_request(addr, &path, USER, "guess").await.status);
+    }
+    assert_eq!(statuses, [401, 401, 503], "two rounds of challenge and guess, then the budget is spent");
+    assert_eq!(connection_request(addr, &path, USER, PASS).await.status, 503);
+    assert!(rx.try_recv().is_err());
+    let from_elsewhere = Conn::open_from([127, 0, 0, 2], addr).await;
+    assert_eq!(connection_request_on(from_elsewhere, &path, USER, PASS).await.status, 200);
+    assert!(rx.recv().await.is_some());
+    let stats = server.stats();
+    assert_eq!((stats.unauthorized, stats.unauthenticated_limited), (5, 2), "{stats:?}: 4, then the other's challenge");
 }
 
 #[tokio::test]
@@ -247,15 +295,17 @@ async fn flood() {
             outcomes
         });
     }
-    let mut answered = 0;
+    let (mut answered, mut limited) = (0, 0);
     while let Some(outcomes) = tasks.join_next().await {
         for (kind, got) in outcomes.unwrap() {
             // A connection over the limit is closed without an answer (`None`).
             let Some(status) = got else { continue };
             answered += 1;
+            limited += u64::from(status == 503);
             let expected: &[u16] = match kind {
                 0 => &[404],
-                1 | 2 | 4 => &[401],
+                // 503 once this source has spent its budget of unauthenticated requests.
+                1 | 2 | 4 => &[401, 503],
                 3 => &[400],
                 _ => &[431, 414, 400],
             };
@@ -266,6 +316,9 @@ async fn flood() {
     let stats = server.stats();
     assert!(stats.peak_connections <= max_connections as u64, "{stats:?}");
     assert_eq!(stats.notified, 0);
+    // The budget of the flood's one source: 10 (and one more checked at zero), plus a
+    // refill if the flood outlasted 6 s.
+    assert!(stats.unauthorized <= 13 && stats.unauthenticated_limited == limited && limited > 0, "{stats:?}");
     assert!(rx.try_recv().is_err(), "no session from bad requests");
 
     // Slow clients that never finish their request are cut off by the header timeout.
@@ -280,7 +333,8 @@ async fn flood() {
         assert!(conn.read_response().await.is_none_or(|r| r.status == 408), "slow client closed");
     }
 
-    // Still listening and still honest.
-    assert_eq!(connection_request(addr, &path, USER, PASS).await.status, 200);
+    // Still listening and still honest, for a source that did not flood it.
+    let from_elsewhere = Conn::open_from([127, 0, 0, 2], addr).await;
+    assert_eq!(connection_request_on(from_elsewhere, &path, USER, PASS).await.status, 200);
     assert!(rx.recv().await.is_some());
 }

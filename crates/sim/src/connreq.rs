@@ -54,6 +54,7 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>, mut stop: watch:
                 async move { Ok::<_, Infallible>(answer(&ctx, &nonces, req).await) }
             });
             let served = hyper::server::conn::http1::Builder::new()
+                .title_case_headers(true)
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), service);

@@ -245,10 +245,12 @@ pub async fn clear_credentials<S: Store>(State(state): St<S>, PathArg(key): Path
 }
 
 /// `POST /devices/{id}/connection-request`: wakes the device; answers once the CPE has
-/// answered (200), or 502 when it could not be reached or refused.
+/// answered (200; `retrying` when it was busy or unreachable and will be asked again for
+/// `connection_request.retry_for`), or 502 when the request failed for good.
 pub async fn connection_request<S: Store>(State(state): St<S>, PathArg(key): PathArg<String>) -> ApiResult<Response> {
     device_or_404(state.store(), &key).await?;
-    let rx = state.connection_requests.request(&key, None);
+    let deadline = tokio::time::Instant::now() + state.connection_requests.config().retry_for;
+    let rx = state.connection_requests.request(&key, None, deadline);
     let outcome = state.connection_requests.first_answer(rx).await;
     if outcome.state == CrState::Failed {
         let error = outcome.reason.clone().unwrap_or_else(|| "connection request failed".into());

@@ -169,9 +169,9 @@ fn paths() -> Value {
         },
         "/devices/{id}/connection-request": { "post": op("Send a Connection Request now.", "devices", vec![device_id()], None,
             json!({
-                "200": ok("The CPE accepted (or a session is under way).", json!({ "type": "object", "properties": { "connectionRequest": schema_ref("ConnectionRequest") } })),
+                "200": ok("The CPE accepted (or a session is under way, or it was busy and is asked again).", json!({ "type": "object", "properties": { "connectionRequest": schema_ref("ConnectionRequest") } })),
                 "404": error("No such device."),
-                "502": ok("The CPE could not be reached or refused.", json!({ "type": "object", "properties": {
+                "502": ok("The request failed for good (refused credentials, no URL, Basic only).", json!({ "type": "object", "properties": {
                     "error": { "type": "string" }, "connectionRequest": schema_ref("ConnectionRequest") } })),
             }), true) },
         "/devices/{id}/tasks": { "post": op("Queue a task for the device.", "tasks",
@@ -360,9 +360,9 @@ fn schemas() -> Value {
             "fault": { "type": "object", "properties": { "code": { "type": "integer" }, "message": { "type": "string" } } },
             "connectionRequest": schema_ref("ConnectionRequest") } }] },
         "ConnectionRequest": { "type": "object", "properties": {
-            "state": { "enum": ["deferred", "sent", "accepted", "sessionStarted", "failed"] },
+            "state": { "enum": ["deferred", "sent", "retrying", "accepted", "sessionStarted", "failed"] },
             "attempts": { "type": "integer" }, "reason": { "type": "string" }, "httpStatus": { "type": "integer" },
-            "requestedAt": millis(), "updatedAt": millis() } },
+            "retryAt": millis(), "requestedAt": millis(), "updatedAt": millis() } },
         "Fault": { "type": "object", "properties": {
             "task": { "type": "integer" }, "device": { "type": "string" }, "name": { "type": "string" },
             "code": { "type": "integer" }, "message": { "type": "string" }, "time": millis(),

@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::devices::{paging, total_count_header};
@@ -96,22 +97,38 @@ fn wait_param(q: &mut Query) -> ApiResult<Option<Duration>> {
     }
 }
 
-/// Waits until the task is no longer open or `deadline` passes; returns it as it is then.
-async fn wait_for<S: Store>(store: &S, mut task: Task, deadline: Instant) -> ApiResult<Task> {
-    while task.status.is_open() {
+/// Waits until the task is no longer open, its Connection Request (if any) has failed for
+/// good, or `deadline` passes; returns the task as it is then.
+async fn wait_for<S: Store>(
+    store: &S,
+    mut task: Task,
+    deadline: Instant,
+    mut connection_request: Option<watch::Receiver<Outcome>>,
+) -> ApiResult<Task> {
+    loop {
         let now = Instant::now();
-        if now >= deadline {
-            break;
+        let failed = connection_request.as_ref().is_some_and(|rx| rx.borrow().state == CrState::Failed);
+        if !task.status.is_open() || failed || now >= deadline {
+            return Ok(task);
         }
-        tokio::time::sleep(POLL.min(deadline - now)).await;
+        let pause = tokio::time::sleep(POLL.min(deadline - now));
+        match &mut connection_request {
+            // A change of the request's state (a failure) ends the pause early.
+            Some(rx) => tokio::select! {
+                () = pause => {}
+                changed = rx.changed() => if changed.is_err() { connection_request = None },
+            },
+            None => pause.await,
+        }
         task = store.task(task.id).await?.ok_or_else(|| ApiError::NotFound(format!("task {} was deleted", task.id)))?;
     }
-    Ok(task)
 }
 
-/// Wakes the device for a task, then waits up to `wait` (from `started`) for it to finish:
-/// 200 with the finished task, or 202 with the task as it stands. No wait happens after a
-/// Connection Request that failed.
+/// Wakes the device for a task (retrying a busy or unreachable CPE until the wait ends, or
+/// for `connection_request.retry_for` without one), then waits up to `wait` (from
+/// `started`) for the task to finish: 200 with the finished task, or 202 with the task as
+/// it stands. The wait ends early when the Connection Request fails for good. Without a
+/// wait, the answer comes once the CPE has answered the first request.
 async fn wake_and_wait<S: Store>(
     state: &ApiState<S>,
     task: Task,
@@ -119,15 +136,18 @@ async fn wake_and_wait<S: Store>(
     wait: Option<Duration>,
     started: Instant,
 ) -> ApiResult<Response> {
-    let mut outcome: Option<Outcome> = None;
-    if wake {
-        let rx = state.connection_requests.request(&task.device_key, Some(task.id));
-        outcome = Some(state.connection_requests.first_answer(rx).await);
-    }
-    let failed = outcome.is_some_and(|o| o.state == CrState::Failed);
-    let task = match wait {
-        Some(wait) if !failed => wait_for(state.store(), task, started + wait).await?,
-        _ => task,
+    let requests = &state.connection_requests;
+    let connection_request = wake.then(|| {
+        let deadline = started + wait.unwrap_or(requests.config().retry_for);
+        requests.request(&task.device_key, Some(task.id), deadline)
+    });
+    let task = match (wait, connection_request) {
+        (Some(wait), rx) => wait_for(state.store(), task, started + wait, rx).await?,
+        (None, Some(rx)) => {
+            requests.first_answer(rx).await;
+            task
+        }
+        (None, None) => task,
     };
     let status = if task.status.is_open() { StatusCode::ACCEPTED } else { StatusCode::OK };
     let mut response = (status, Json(task_json(state, &task))).into_response();

@@ -206,6 +206,7 @@ impl<S: Store> Endpoint<S> {
             async move { Ok::<_, std::convert::Infallible>(endpoint.handle(req, &conn).await) }
         });
         let result = hyper::server::conn::http1::Builder::new()
+            .title_case_headers(true)
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(self.config.client_timeout)
             .keep_alive(true)

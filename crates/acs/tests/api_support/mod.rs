@@ -200,6 +200,9 @@ pub enum CrMode {
     Silent,
     /// Digest, closing the connection after the challenge; a session follows.
     DigestThenClose,
+    /// Digest, but the first `times` authenticated requests get 503 (busy or
+    /// rate-limiting, 3.2.2.2 item 7), with `Retry-After: <retry_after>` if given.
+    Busy { times: usize, retry_after: Option<u64> },
 }
 
 impl TestCpe {
@@ -452,20 +455,18 @@ impl TestCpe {
         let addr = listener.local_addr().unwrap();
         let path = format!("/cr/{}", self.serial);
         self.set_param(&format!("{MS}ConnectionRequestURL"), &format!("http://{addr}{path}"));
-        let hits = Arc::new(AtomicUsize::new(0));
-        let refused = Arc::new(AtomicUsize::new(0));
-        let connections = Arc::new(AtomicUsize::new(0));
+        let counts = CrCounts::default();
         let verifier = Arc::new(ServerVerifier::new("cpe", b"test CPE secret".to_vec()));
-        let (cpe, counted, refusals, accepted) = (self.clone(), hits.clone(), refused.clone(), connections.clone());
+        let (cpe, listener_counts) = (self.clone(), counts.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { break };
-                accepted.fetch_add(1, Ordering::SeqCst);
-                let (cpe, hits, refused, verifier, path) =
-                    (cpe.clone(), counted.clone(), refusals.clone(), verifier.clone(), path.clone());
+                listener_counts.connections.fetch_add(1, Ordering::SeqCst);
+                let (cpe, counts, verifier, path) =
+                    (cpe.clone(), listener_counts.clone(), verifier.clone(), path.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let answer = cr_answer(&cpe, &verifier, mode, &req, &path, &hits, &refused);
+                        let answer = cr_answer(&cpe, &verifier, mode, &req, &path, &counts);
                         async move { Ok::<_, std::convert::Infallible>(answer) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -474,7 +475,95 @@ impl TestCpe {
                 });
             }
         });
-        CrListener { hits, refused, connections, task }
+        CrListener { counts, task }
+    }
+
+    /// Listens for Connection Requests the way easycwmp 1.8.6 reads them: raw bytes, header
+    /// names matched byte for byte (`Authorization: Digest `, `Host: `), so an ACS that
+    /// lower-cases them is never authenticated. Digest as usual otherwise; a session follows.
+    pub async fn listen_byte_exact(self: &Arc<Self>) -> CrListener {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let path = format!("/cr/{}", self.serial);
+        self.set_param(&format!("{MS}ConnectionRequestURL"), &format!("http://{addr}{path}"));
+        let counts = CrCounts::default();
+        let verifier = Arc::new(ServerVerifier::new("cpe", b"test CPE secret".to_vec()));
+        let (cpe, listener_counts) = (self.clone(), counts.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { break };
+                listener_counts.connections.fetch_add(1, Ordering::SeqCst);
+                let (cpe, counts, verifier, path) =
+                    (cpe.clone(), listener_counts.clone(), verifier.clone(), path.clone());
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        serve_byte_exact(stream, &cpe, &verifier, &path, &counts),
+                    )
+                    .await;
+                });
+            }
+        });
+        CrListener { counts, task }
+    }
+}
+
+/// One connection of [`TestCpe::listen_byte_exact`]: requests until it closes.
+async fn serve_byte_exact(
+    mut stream: TcpStream,
+    cpe: &Arc<TestCpe>,
+    verifier: &ServerVerifier,
+    path: &str,
+    counts: &CrCounts,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 2048];
+            match stream.read(&mut chunk).await {
+                Ok(n) if n > 0 && buf.len() < 8192 => buf.extend_from_slice(&chunk[..n]),
+                _ => return,
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        buf.drain(..head_end);
+        let request_line_ok = head.starts_with(&format!("GET {path} HTTP/1.1\r\n"));
+        let has_host = head.contains("\r\nHost: ");
+        let digest = head.split("\r\n").find_map(|l| l.strip_prefix("Authorization: Digest "));
+        let username = cpe.param(&format!("{MS}ConnectionRequestUsername"));
+        let password = cpe.param(&format!("{MS}ConnectionRequestPassword"));
+        let authenticated = digest.is_some_and(|d| {
+            Credentials::parse(&format!("Digest {d}")).is_ok_and(|c| {
+                c.username == username
+                    && verifier.verify(&c, "GET", path, Secret::Password(&password), now_secs(), None).is_ok()
+            })
+        });
+        let answer = if !request_line_ok || !has_host {
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+        } else if authenticated {
+            counts.hits.fetch_add(1, Ordering::SeqCst);
+            let cpe = cpe.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if let Err(e) = cpe.session(&["6 CONNECTION REQUEST"]).await {
+                    eprintln!("session after a connection request failed: {e}");
+                }
+            });
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+        } else {
+            if head.to_ascii_lowercase().contains("\r\nauthorization:") {
+                counts.refused.fetch_add(1, Ordering::SeqCst);
+            }
+            let challenge = verifier.challenges(now_secs(), rand_bytes(), false)[0].to_string();
+            format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 0\r\n\r\n")
+        };
+        if stream.write_all(answer.as_bytes()).await.is_err() || answer.contains("Connection: close") {
+            return;
+        }
     }
 }
 
@@ -489,8 +578,7 @@ fn cr_answer(
     mode: CrMode,
     req: &Request<hyper::body::Incoming>,
     path: &str,
-    hits: &AtomicUsize,
-    refused: &AtomicUsize,
+    counts: &CrCounts,
 ) -> Response<Full<Bytes>> {
     let status = |code: StatusCode| {
         let mut r = Response::new(Full::new(Bytes::new()));
@@ -515,7 +603,7 @@ fn cr_answer(
     };
     if !ok {
         if authorization.is_some() {
-            refused.fetch_add(1, Ordering::SeqCst);
+            counts.refused.fetch_add(1, Ordering::SeqCst);
         }
         let mut r = status(StatusCode::UNAUTHORIZED);
         let challenge = match mode {
@@ -528,7 +616,18 @@ fn cr_answer(
         }
         return r;
     }
-    hits.fetch_add(1, Ordering::SeqCst);
+    counts.attempts.lock().unwrap().push(std::time::Instant::now());
+    if let CrMode::Busy { times, retry_after } = mode
+        && counts.busy.load(Ordering::SeqCst) < times
+    {
+        counts.busy.fetch_add(1, Ordering::SeqCst);
+        let mut r = status(StatusCode::SERVICE_UNAVAILABLE);
+        if let Some(seconds) = retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return r;
+    }
+    counts.hits.fetch_add(1, Ordering::SeqCst);
     if mode != CrMode::Silent {
         // 3.2.2.2 item 6: answer first, then start the session.
         let cpe = cpe.clone();
@@ -547,26 +646,43 @@ fn rand_bytes() -> [u8; cwmp_http::digest::NONCE_RANDOM_LEN] {
     rand::rng().random()
 }
 
-/// The Connection Request listener of a test CPE.
-pub struct CrListener {
-    /// Authenticated requests.
+/// What a test CPE's Connection Request listener saw.
+#[derive(Clone, Default)]
+pub struct CrCounts {
+    /// Authenticated requests accepted.
     pub hits: Arc<AtomicUsize>,
     /// Requests with credentials that did not match.
     pub refused: Arc<AtomicUsize>,
+    /// Authenticated requests answered 503 ([`CrMode::Busy`]).
+    pub busy: Arc<AtomicUsize>,
     /// TCP connections accepted.
     pub connections: Arc<AtomicUsize>,
+    /// When each authenticated request arrived.
+    pub attempts: Arc<Mutex<Vec<std::time::Instant>>>,
+}
+
+/// The Connection Request listener of a test CPE.
+pub struct CrListener {
+    counts: CrCounts,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl CrListener {
     pub fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
+        self.counts.hits.load(Ordering::SeqCst)
     }
     pub fn refused(&self) -> usize {
-        self.refused.load(Ordering::SeqCst)
+        self.counts.refused.load(Ordering::SeqCst)
+    }
+    pub fn busy(&self) -> usize {
+        self.counts.busy.load(Ordering::SeqCst)
     }
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+        self.counts.connections.load(Ordering::SeqCst)
+    }
+    /// When each authenticated request arrived, 503s included.
+    pub fn attempt_times(&self) -> Vec<std::time::Instant> {
+        self.counts.attempts.lock().unwrap().clone()
     }
 }
 
@@ -583,6 +699,13 @@ pub struct OpenSession {
 }
 
 impl OpenSession {
+    /// Ends the session badly: a body that is not CWMP, which the ACS answers with 400
+    /// (3.7.2.4), ending the session whatever it still had to do.
+    pub async fn abort(mut self) {
+        let (status, _, _) = post(&mut self.sender, b"not a SOAP envelope".to_vec(), None).await.expect("POST");
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
     /// Sends the empty POST and answers the ACS's requests until 204; returns them.
     pub async fn finish(mut self) -> Vec<String> {
         let mut handled = Vec::new();

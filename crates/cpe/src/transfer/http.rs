@@ -295,7 +295,11 @@ impl Fetcher {
         } else {
             Box::new(tcp)
         };
-        let (sender, connection) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(io))
+        // Header names as usually written (`Authorization`, `Host`): some servers match them
+        // byte for byte.
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .handshake::<_, Full<Bytes>>(TokioIo::new(io))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         // Ends when the sender and the last response body are dropped, or the server closes.
