@@ -54,9 +54,20 @@ pub struct Node {
 
 impl Node {
     pub async fn start(url: &str, postgres: PostgresConfig, session_timeout: Duration) -> Node {
+        Node::start_with(url, postgres, session_timeout, |_| {}).await
+    }
+
+    /// A node whose settings `tune` changes.
+    pub async fn start_with(
+        url: &str,
+        postgres: PostgresConfig,
+        session_timeout: Duration,
+        tune: impl FnOnce(&mut AcsConfig),
+    ) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let store = PgStore::connect(url, &postgres).await.expect("PostgreSQL store");
-        let config = node_config(dir.path(), postgres, session_timeout);
+        let mut config = node_config(dir.path(), postgres, session_timeout);
+        tune(&mut config);
         let running = cwmp_acs::server::start_with_postgres(config, store).await.expect("node starts");
         Node { running, _dir: dir }
     }
