@@ -488,16 +488,18 @@ fn trim(s: &str) -> &str {
     if plain(bytes.first()) && plain(bytes.last()) { s } else { s.trim() }
 }
 
-/// The type an `xsi:type` value names, by its local part. A type we do not know is kept by
-/// name ([`XsdType::Other`], which data models and stores show), so it must be what XML
-/// Schema requires there, a `QName`; an empty value reads as no type at all (string).
-fn value_type(cur: &Cursor<'_>, qname: &str, tag: &'static str) -> Result<XsdType, DecodeError> {
-    match XsdType::from_name(local_part(qname)) {
-        XsdType::Other(_) if trim(qname).is_empty() => Ok(XsdType::String),
-        XsdType::Other(_) if !is_qname(trim(qname)) => {
-            Err(invalid(cur, tag, format!("xsi:type {:?} is not a QName", crate::error::clip(qname))))
-        }
-        ty => Ok(ty),
+/// The type an `xsi:type` value names when it is none we know. It is kept by name
+/// ([`XsdType::Other`], which data models and stores show), so it must be what XML Schema
+/// requires there, a `QName`; an empty value reads as no type at all (string).
+#[cold]
+fn other_type(cur: &Cursor<'_>, qname: &str, tag: &'static str) -> Result<XsdType, DecodeError> {
+    let qname = trim(qname);
+    if qname.is_empty() {
+        Ok(XsdType::String)
+    } else if is_qname(qname) {
+        Ok(XsdType::from_name(local_part(qname)))
+    } else {
+        Err(invalid(cur, tag, format!("xsi:type {:?} is not a QName", crate::error::clip(qname))))
     }
 }
 
@@ -509,7 +511,10 @@ impl Scalar<Value> for ValueCodec {
     #[inline]
     fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, tag: &'static str) -> Result<Value, DecodeError> {
         let ty = match cur.xsi_type(elem)? {
-            Some(qname) => value_type(cur, &qname, tag)?,
+            Some(qname) => match XsdType::from_name(local_part(&qname)) {
+                XsdType::Other(_) => other_type(cur, &qname, tag)?,
+                known => known,
+            },
             None => XsdType::String,
         };
         let text = cur.read_text()?.into_owned();

@@ -591,7 +591,11 @@ fn check_attributes(raw: &str, max: usize) -> Result<(), ErrorKind> {
         }
         i
     };
-    let mut names: Vec<&str> = Vec::new();
+    // The names seen: the first few on the stack (elements with attributes other than a sole
+    // xsi:type have one to five), the rest in a vector that is rarely allocated.
+    let mut first = [""; 8];
+    let mut more = Vec::new();
+    let mut count = 0;
     let mut i = 0;
     loop {
         let name_start = skip_spaces(i);
@@ -610,13 +614,17 @@ fn check_attributes(raw: &str, max: usize) -> Result<(), ErrorKind> {
         if !is_qname(name) {
             return Err(ErrorKind::InvalidName(clip(name)));
         }
-        if names.contains(&name) {
+        if first[..count.min(first.len())].contains(&name) || more.contains(&name) {
             return Err(ErrorKind::Syntax(format!("attribute {} given twice", clip(name))));
         }
-        if names.len() == max {
+        if count == max {
             return Err(ErrorKind::TooManyAttributes(max));
         }
-        names.push(name);
+        match first.get_mut(count) {
+            Some(slot) => *slot = name,
+            None => more.push(name),
+        }
+        count += 1;
         i = skip_spaces(i);
         if bytes.get(i) != Some(&b'=') {
             return Err(ErrorKind::Syntax(format!("attribute {} without a value", clip(name))));
