@@ -1,9 +1,14 @@
 //! A pull reader over quick-xml's raw event reader, shaped for CWMP decoding.
 //!
 //! It enforces the [`Limits`](crate::Limits) (depth, element count, text length, attribute
-//! count), refuses DTDs and unknown entities, resolves namespace prefixes only where the
-//! codec asks (elements of the envelope and `xsi:type`), and reports errors with the byte
-//! position and the element path.
+//! count), refuses DTDs and unknown entities, refuses element and attribute names that are
+//! not XML `QName`s and attribute lists that are not well-formed (quick-xml checks neither),
+//! resolves namespace prefixes only where the codec asks (elements of the envelope and
+//! `xsi:type`), and reports errors with the byte position and the element path.
+//!
+//! Characters XML 1.0 does not allow in text (most C0 controls, raw or as character
+//! references) are read as sent: peers put them in values, and nothing is ambiguous about
+//! them. The writer replaces them with U+FFFD, so our output stays XML.
 
 use std::borrow::Cow;
 
