@@ -201,36 +201,40 @@ impl TaskKind {
         )
     }
 
-    /// Checks what can be checked before the device sees the task.
+    /// Checks what can be checked before the device sees the task. The error starts with the
+    /// name of the JSON field at fault.
     pub fn validate(&self) -> Result<(), String> {
-        let path = |p: &str| cwmp_wire::Path::parse(p).map(|_| ()).map_err(|e| format!("{p:?}: {e}"));
+        let path =
+            |field: &str, p: &str| cwmp_wire::Path::parse(p).map(|_| ()).map_err(|e| format!("{field}: {p:?}: {e}"));
         match self {
             TaskKind::GetParameterValues { parameter_names } | TaskKind::GetParameterAttributes { parameter_names } => {
                 if parameter_names.is_empty() {
                     return Err("parameterNames must not be empty".into());
                 }
-                parameter_names.iter().try_for_each(|p| path(p))
+                parameter_names.iter().try_for_each(|p| path("parameterNames", p))
             }
             TaskKind::SetParameterValues { parameter_values } => {
                 if parameter_values.is_empty() {
                     return Err("parameterValues must not be empty".into());
                 }
                 for ValueSpec(name, value, ty) in parameter_values {
-                    path(name)?;
+                    path("parameterValues", name)?;
                     if name.ends_with('.') {
-                        return Err(format!("{name:?} is an object, not a parameter"));
+                        return Err(format!("parameterValues: {name:?} is an object, not a parameter"));
                     }
                     if let Some(ty) = ty {
-                        cwmp_wire::XsdType::from_name(ty).check(value).map_err(|e| e.to_string())?;
+                        cwmp_wire::XsdType::from_name(ty)
+                            .check(value)
+                            .map_err(|e| format!("parameterValues: {name:?}: {e}"))?;
                     }
                 }
                 Ok(())
             }
-            TaskKind::RefreshObject { object_name } => path(object_name),
+            TaskKind::RefreshObject { object_name } => path("objectName", object_name),
             TaskKind::AddObject { object_name, .. } | TaskKind::DeleteObject { object_name } => {
-                path(object_name)?;
+                path("objectName", object_name)?;
                 if !object_name.ends_with('.') {
-                    return Err(format!("{object_name:?} must end with '.'"));
+                    return Err(format!("objectName {object_name:?} must end with '.'"));
                 }
                 Ok(())
             }
@@ -239,18 +243,18 @@ impl TaskKind {
                     return Err("parameters must not be empty".into());
                 }
                 for p in parameters {
-                    path(&p.name)?;
+                    path("parameters", &p.name)?;
                     if let Some(n) = p.notification
                         && !(0..=6).contains(&n)
                     {
-                        return Err(format!("notification {n} is outside 0-6"));
+                        return Err(format!("parameters: the notification {n} of {:?} is outside 0-6", p.name));
                     }
                 }
                 Ok(())
             }
             TaskKind::Download { file, url, .. } | TaskKind::ScheduleDownload { file, url, .. } => {
                 if file.is_some() == url.is_some() {
-                    return Err("give exactly one of file and url".into());
+                    return Err("file and url: give exactly one of them".into());
                 }
                 if let TaskKind::ScheduleDownload { time_windows, .. } = self {
                     check_windows(time_windows)?;
@@ -274,10 +278,10 @@ fn check_windows(windows: &[WindowSpec]) -> Result<(), String> {
         return Err("timeWindows must hold one or two windows".into());
     }
     if windows.iter().any(|w| w.window_end < w.window_start) {
-        return Err("a window ends before it starts".into());
+        return Err("timeWindows: a window ends before it starts".into());
     }
     if windows.len() == 2 && windows[1].window_start < windows[0].window_end {
-        return Err("windows overlap".into());
+        return Err("timeWindows: the windows overlap".into());
     }
     Ok(())
 }
@@ -300,15 +304,38 @@ mod tests {
         assert_eq!(serde_json::to_value(TaskKind::Reboot).unwrap(), serde_json::json!({"name": "reboot"}));
     }
 
+    /// Each invalid task is refused with an error that starts with the field at fault.
     #[test]
-    fn validation() {
-        assert!(TaskKind::GetParameterValues { parameter_names: vec![] }.validate().is_err());
-        assert!(TaskKind::DeleteObject { object_name: "Device.X.1".into() }.validate().is_err());
-        assert!(TaskKind::ScheduleInform { delay_seconds: 0 }.validate().is_err());
-        let bad = TaskKind::SetParameterValues {
-            parameter_values: vec![ValueSpec("Device.X".into(), "abc".into(), Some("unsignedInt".into()))],
-        };
-        assert!(bad.validate().is_err());
+    fn validation_errors_name_the_field() {
+        let cases = [
+            (serde_json::json!({"name": "getParameterValues", "parameterNames": []}), "parameterNames"),
+            (serde_json::json!({"name": "getParameterAttributes", "parameterNames": ["Device..X"]}), "parameterNames"),
+            (serde_json::json!({"name": "setParameterValues", "parameterValues": []}), "parameterValues"),
+            (
+                serde_json::json!({"name": "setParameterValues", "parameterValues": [["Device.X", "abc", "unsignedInt"]]}),
+                "parameterValues",
+            ),
+            (
+                serde_json::json!({"name": "setParameterValues", "parameterValues": [["Device.X.", "1"]]}),
+                "parameterValues",
+            ),
+            (serde_json::json!({"name": "refreshObject", "objectName": "Device..X."}), "objectName"),
+            (serde_json::json!({"name": "deleteObject", "objectName": "Device.X.1"}), "objectName"),
+            (serde_json::json!({"name": "addObject", "objectName": "Device.X"}), "objectName"),
+            (serde_json::json!({"name": "setParameterAttributes", "parameters": []}), "parameters"),
+            (
+                serde_json::json!({"name": "setParameterAttributes", "parameters": [{"name": "Device.X", "notification": 7}]}),
+                "parameters",
+            ),
+            (serde_json::json!({"name": "download", "fileType": "1 Firmware Upgrade Image"}), "file and url"),
+            (serde_json::json!({"name": "scheduleInform", "delaySeconds": 0}), "delaySeconds"),
+            (serde_json::json!({"name": "changeDuState", "operations": []}), "operations"),
+        ];
+        for (json, field) in cases {
+            let task: TaskKind = serde_json::from_value(json.clone()).unwrap();
+            let e = task.validate().unwrap_err();
+            assert!(e.starts_with(field), "{json}: {e}");
+        }
         let w = |s, e| WindowSpec {
             window_start: s,
             window_end: e,
@@ -317,8 +344,9 @@ mod tests {
             max_retries: -1,
         };
         assert!(check_windows(&[w(0, 10), w(10, 20)]).is_ok());
-        assert!(check_windows(&[w(0, 10), w(5, 20)]).is_err());
-        assert!(check_windows(&[]).is_err());
-        assert!(check_windows(&[w(10, 5)]).is_err());
+        for windows in [vec![w(0, 10), w(5, 20)], vec![], vec![w(10, 5)], vec![w(0, 1), w(2, 3), w(4, 5)]] {
+            let e = check_windows(&windows).unwrap_err();
+            assert!(e.starts_with("timeWindows"), "{windows:?}: {e}");
+        }
     }
 }

@@ -90,7 +90,8 @@ async fn get_rpc_methods_before_inform_and_unknown_methods() {
     let Message::GetRpcMethodsResponse(r) = reply.message() else { panic!() };
     assert!(r.method_list.iter().any(|m| m == "Inform"));
     cpe.post(&inform("S4", &[], &[])).await;
-    let reply = cpe.post(&Envelope::new(Namespace::Cwmp12, Message::Unknown("X_ACME_Foo".into())).with_id("u")).await;
+    let reply =
+        cpe.post(&Envelope::new(Namespace::Cwmp12, Message::Unknown("X_ACME_Foo".parse().unwrap())).with_id("u")).await;
     assert_eq!(reply.status, 200);
     let env = reply.envelope();
     assert_eq!(env.header.id.as_deref(), Some("u"));

@@ -321,9 +321,11 @@ async fn connection_requests_and_configuration_changes_reach_every_node() {
     let cpe = Arc::new(Mutex::new(SimCpe::new("CR1")));
     cpe.lock().await.params.insert("Device.ManagementServer.ConnectionRequestURL".into(), cr_url);
     cpe.lock().await.session(&addrs, 0, &mut |_| None).await.unwrap();
-    let woken = Arc::new(tokio::sync::Notify::new());
+    // The outcome of each session a Connection Request starts comes back here, to be checked
+    // and counted.
+    let (sessions, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
     {
-        let (cpe, addrs, woken) = (cpe.clone(), addrs.clone(), woken.clone());
+        let (cpe, addrs) = (cpe.clone(), addrs.clone());
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
@@ -334,11 +336,10 @@ async fn connection_requests_and_configuration_changes_reach_every_node() {
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-                woken.notify_one();
-                let (cpe, addrs) = (cpe.clone(), addrs.clone());
+                let (cpe, addrs, sessions) = (cpe.clone(), addrs.clone(), sessions.clone());
                 tokio::spawn(async move {
-                    let outcome = cpe.lock().await.session(&addrs, 2, &mut |_| None).await.unwrap();
-                    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+                    let outcome = cpe.lock().await.session(&addrs, 2, &mut |_| None).await;
+                    let _ = sessions.send(outcome);
                 });
             }
         });
@@ -352,6 +353,9 @@ async fn connection_requests_and_configuration_changes_reach_every_node() {
     let state = &body["connectionRequest"]["state"];
     assert!(state == "accepted" || state == "sessionStarted", "{state}");
     assert_eq!(body["result"]["parameters"][0][1], "1.0");
+    let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await.expect("the session ends");
+    let done = Outcome::Done { rpcs: vec!["GetParameterValues".into()], nodes: vec![addrs[2]] };
+    assert_eq!(outcome, Some(Ok(done)), "the woken CPE's session ran the task on node C");
 
     // In session on node A: node B defers its request, and A's session takes the task.
     let mut held = cpe.lock().await;
@@ -388,7 +392,10 @@ async fn connection_requests_and_configuration_changes_reach_every_node() {
     let sql = format!("UPDATE \"{}\".config_version SET version = version + 1", schema.name);
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
     tokio::time::timeout(Duration::from_secs(3), seen_by_c.changed()).await.expect("the poll catches up").unwrap();
-    let _ = woken;
+    assert!(
+        matches!(outcomes.try_recv(), Err(tokio::sync::mpsc::error::TryRecvError::Empty)),
+        "one Connection Request in all: B's second request waited for A's session"
+    );
 }
 
 /// Background work no node owns: every node expires tasks at the same time, and each task

@@ -68,7 +68,7 @@ struct Tally {
 async fn sessions_are_refused_while_postgresql_is_down_and_resume_after() {
     let Some(schema) = PgSchema::create().await else { return };
     if std::env::var("CWMP_TEST_PG_RESTART").as_deref() != Ok("1") {
-        eprintln!("skipped: CWMP_TEST_PG_RESTART=1 not set (this test stops PostgreSQL)");
+        cwmp_test_support::skip("CWMP_TEST_PG_RESTART=1 not set (this test stops PostgreSQL)");
         return;
     }
     let nodes = [

@@ -72,7 +72,21 @@ async fn acknowledged_informs_and_tasks_survive_sigkill() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The kill comes once the ACS has acknowledged this many Informs and accepted this many
+    // tasks, with the load still running; how fast it gets there is measured in bench/, not
+    // asserted here.
+    const INFORMS: usize = 200;
+    const TASKS: usize = 100;
+    let counts = || (acked.lock().unwrap().len(), tasks.lock().unwrap().len());
+    for _ in 0..6000 {
+        let (informs, accepted) = counts();
+        if informs >= INFORMS && accepted >= TASKS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (informs, accepted) = counts();
+    assert!(informs >= INFORMS && accepted >= TASKS, "after 60 s, only {informs} Informs and {accepted} tasks");
     let mut acs = acs;
     // SIGKILL: no shutdown path runs.
     acs.kill();
@@ -81,7 +95,6 @@ async fn acknowledged_informs_and_tasks_survive_sigkill() {
     }
     let acked = acked.lock().unwrap().clone();
     let tasks = tasks.lock().unwrap().clone();
-    assert!(acked.len() > 50 && tasks.len() > 20, "too little load: {} informs, {} tasks", acked.len(), tasks.len());
 
     let acs = Acs::start(dir.path());
     let mut last_round = std::collections::HashMap::new();

@@ -881,6 +881,7 @@ impl Agent {
             Ok(()) => {
                 tracing::info!("session ended");
                 self.state.retry_count = 0;
+                self.state.last_failure = None;
                 self.backoff = 0;
                 if !run.refused.is_empty() {
                     // Undelivered because the ACS refused them: retried later on the
@@ -907,6 +908,7 @@ impl Agent {
                     retry_in = ?wait,
                     "session failed"
                 );
+                self.state.last_failure = Some(failure.to_string());
                 self.session_due = Some(now + signed(wait));
             }
         }

@@ -525,10 +525,20 @@ mod tests {
         let config = Config::parse("").unwrap();
         assert_eq!(config.acs.response_timeout, 60);
         assert_eq!(config.root(), "Device.");
-        assert!(Config::parse("[cwmp]\nversion = \"2.0\"").is_err());
-        assert!(Config::parse("[acs]\nresponse_timeout = 5").is_err());
-        assert!(Config::parse("[acs]\nbogus = 1").is_err());
-        assert!(Config::parse("[device]\nmodel = \"tr999\"").is_err());
+        // What is refused, and the field the error names.
+        for (text, field) in [
+            ("[cwmp]\nversion = \"2.0\"", "cwmp.version"),
+            ("[acs]\nresponse_timeout = 5", "acs.response_timeout"),
+            ("[acs]\nclient_cert = \"/a.pem\"", "acs.client_cert"),
+            ("[device]\nmodel = \"tr999\"", "device.model"),
+        ] {
+            let e = Config::parse(text).unwrap_err().to_string();
+            assert!(e.starts_with(field), "{text}: {e}");
+        }
+        // An unknown key is a TOML error located at the key.
+        let text = "[acs]\nbogus = 1";
+        let Err(ConfigError::Parse { error, .. }) = Config::parse(text) else { panic!("{text}") };
+        assert_eq!(error.span().map(|span| &text[span]), Some("bogus"), "{error}");
         let tr098 = Config::parse("[device]\nmodel = \"tr098\"\n[device.defaults]\n\"InternetGatewayDevice.ManagementServer.PeriodicInformInterval\" = 300").unwrap();
         let agent = tr098.agent_config().unwrap();
         assert!(
@@ -546,13 +556,14 @@ mod tests {
         )
         .unwrap();
         assert!(ok.backend().is_some());
-        for bad in [
-            "[[backend]]\nprefix = \"InternetGatewayDevice.\"\nprogram = [\"x\"]",
-            "[[backend]]\nprefix = \"Device.WiFi.\"",
-            "[[backend]]\nprefix = \"Device.WiFi.\"\nfile = \"/etc/wifi\"",
-            "[[backend]]\nprefix = \"Device.A\"\nfile = \"/a\"\nprogram = [\"x\"]",
+        for (bad, route) in [
+            ("[[backend]]\nprefix = \"InternetGatewayDevice.\"\nprogram = [\"x\"]", "InternetGatewayDevice."),
+            ("[[backend]]\nprefix = \"Device.WiFi.\"", "Device.WiFi."),
+            ("[[backend]]\nprefix = \"Device.WiFi.\"\nfile = \"/etc/wifi\"", "Device.WiFi."),
+            ("[[backend]]\nprefix = \"Device.A\"\nfile = \"/a\"\nprogram = [\"x\"]", "Device.A"),
         ] {
-            assert!(matches!(Config::parse(bad), Err(ConfigError::Invalid(_))), "{bad}");
+            let Err(ConfigError::Invalid(e)) = Config::parse(bad) else { panic!("{bad}") };
+            assert!(e.starts_with(&format!("backend {route:?}: ")), "{bad}: {e}");
         }
     }
 }

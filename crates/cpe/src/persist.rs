@@ -40,6 +40,11 @@ pub struct AgentState {
     /// The Inform's RetryCount: 0 if and only if the last session succeeded (A.3.3.1).
     #[serde(default)]
     pub retry_count: u32,
+    /// Why the last session failed (`None` once one succeeds), so that an operator, or a
+    /// test, can tell an ACS that was never reached from one that refused the CPE (an
+    /// unknown CA, an expired certificate, 401).
+    #[serde(default)]
+    pub last_failure: Option<String>,
     /// `ManagementServer.URL` when the last session was attempted; another URL means a new
     /// ACS and `0 BOOTSTRAP` (3.1 item 14).
     #[serde(default)]

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use cwmp_wire::rpc::Inform;
+use cwmp_wire::rpc::{self, Inform};
 use cwmp_wire::{DecodeError, EncodeOptions, Envelope, Fault, FaultCode, Limits, Message, Namespace, Version};
 
 use crate::http::PostKind;
@@ -177,7 +177,7 @@ impl CpeSession {
     /// A body that is not a valid envelope. A well-formed request with bad arguments gets
     /// a fault (A.2.3, 9003, or 9004 for a limit); anything else fails the session.
     fn undecodable(&mut self, e: DecodeError) -> Result<Step, SessionFailure> {
-        let is_request = e.method.as_deref().is_some_and(|m| Message::Unknown(m.to_owned()).is_request());
+        let is_request = e.method.as_deref().is_some_and(rpc::is_request);
         if self.awaiting == Awaiting::AcsMessage && is_request && !e.is_malformed() {
             tracing::warn!(error = %e, "invalid arguments in an ACS request");
             let namespace = e.namespace.unwrap_or(self.namespace);
@@ -446,7 +446,7 @@ mod tests {
         let (mut s, _) = CpeSession::start(setup(vec![]));
         let mut h = Recorder::default();
         s.handle_body(&inform_response(None, None), &mut h).unwrap();
-        let unknown = acs(Message::Unknown("X_FOO_Bar".into()), Header::default());
+        let unknown = acs(Message::Unknown("X_FOO_Bar".parse().unwrap()), Header::default());
         let e = decode(&posted(s.handle_body(&unknown, &mut h).unwrap()).0);
         assert!(matches!(e.message, Message::Fault(f) if f.code == FaultCode::MethodNotSupported));
         let bad = br#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:cwmp="urn:dslforum-org:cwmp-1-2"><soap:Header><cwmp:ID soap:mustUnderstand="1">7</cwmp:ID></soap:Header><soap:Body><cwmp:ScheduleInform><DelaySeconds>x</DelaySeconds><CommandKey></CommandKey></cwmp:ScheduleInform></soap:Body></soap:Envelope>"#;

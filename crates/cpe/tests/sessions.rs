@@ -135,7 +135,7 @@ fn cwmp_id_is_echoed() {
 #[test]
 fn unsupported_method() {
     let mut h = Harness::new();
-    h.acs.push_request(Message::Unknown("X_FOO_Bar".into()));
+    h.acs.push_request(Message::Unknown("X_FOO_Bar".parse().unwrap()));
     h.acs.push_request(GetRpcMethods {});
     h.connection_request();
     let answers = &h.acs.script.answers;

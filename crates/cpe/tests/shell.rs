@@ -92,6 +92,21 @@ async fn wait_for(acs: &AcsServer, what: &str, f: impl Fn(&[Seen]) -> bool) {
     panic!("timed out waiting for {what}; saw {:?}", acs.with(|a| a.methods()));
 }
 
+/// Waits until the agent has recorded a failed session, and returns why it failed.
+async fn wait_for_failure(agent: &Running) -> String {
+    let path = agent._dir.path().join("agent.json");
+    for _ in 0..500 {
+        if let Ok(bytes) = std::fs::read(&path) {
+            let state: cwmp_cpe::persist::AgentState = serde_json::from_slice(&bytes).unwrap();
+            if state.retry_count > 0 {
+                return state.last_failure.expect("a failed session records why");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for a failed session");
+}
+
 fn completed_sessions(seen: &[Seen]) -> usize {
     seen.iter().filter(|s| s.method().is_empty()).count()
 }
@@ -308,7 +323,8 @@ async fn https_without_absolute_time_ignores_validity_periods() {
         if connects {
             wait_for(&acs, "the session", |s| completed_sessions(s) >= 1).await;
         } else {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            let why = wait_for_failure(&agent).await;
+            assert!(why.contains("invalid peer certificate: certificate expired"), "{why}");
             assert!(acs.with(|a| a.seen().is_empty()), "no request with an expired certificate");
         }
         agent.stop().await;
@@ -325,7 +341,9 @@ async fn https_with_an_unknown_ca_fails() {
     let acs = AcsServer::start_tls(ScriptedAcs::default(), pki.server.clone()).await;
     let url = format!("https://localhost:{}/cwmp", acs.addr.port());
     let agent = start_agent(&url, &format!("ca_file = \"{}\"", ca.display()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let why = wait_for_failure(&agent).await;
+    // The other CA has the same name: the chain is refused at its signature.
+    assert!(why.contains("invalid peer certificate: BadSignature"), "{why}");
     assert!(acs.with(|a| a.seen().is_empty()), "no request without a valid certificate");
     agent.stop().await;
 }
@@ -372,10 +390,8 @@ async fn an_unreachable_acs_is_retried() {
         l.local_addr().unwrap().port()
     };
     let agent = start_agent(&format!("http://127.0.0.1:{port}/cwmp"), "");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let state = std::fs::read(agent._dir.path().join("agent.json")).unwrap();
-    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
-    assert_eq!(state["retry_count"], 1);
+    let why = wait_for_failure(&agent).await;
+    assert!(why.starts_with("connection failed"), "{why}");
     agent.stop().await;
 }
 

@@ -7,14 +7,7 @@ use cwmp_model::{Device, tr098};
 use cwmp_wire::rpc::{AddObject, GetParameterNames, GetParameterValues};
 
 fn dump() -> Option<PathBuf> {
-    let path =
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/device-202BC1-BM632w-tr098.csv"));
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("skipped: {} is absent", path.display());
-        None
-    }
+    cwmp_test_support::shared_file("fixtures/device-202BC1-BM632w-tr098.csv")
 }
 
 #[test]

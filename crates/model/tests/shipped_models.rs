@@ -5,22 +5,12 @@ use std::path::PathBuf;
 
 use cwmp_model::facts::FactFile;
 
-fn shared(file: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datamodels")).join(file);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("skipped: {} is absent", path.display());
-        None
-    }
-}
-
 fn models_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"))
 }
 
 fn check(xml: &str, shipped: &str) -> Option<FactFile> {
-    let source = shared(xml)?;
+    let source = cwmp_test_support::shared_file(&format!("datamodels/{xml}"))?;
     let mut files = cwmp_model::import::import_file(&source).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(files.len(), 1);
     let file = files.remove(0);

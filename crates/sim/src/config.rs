@@ -225,12 +225,12 @@ mod tests {
 
     #[test]
     fn checks() {
-        assert!(SimConfig::default().check().is_err(), "no ACS URL");
+        assert_eq!(SimConfig::default().check(), Err("the ACS URL is needed".into()));
         let ok = SimConfig { acs_url: "http://127.0.0.1:7547/".into(), ..SimConfig::default() };
         assert!(ok.check().is_ok());
         let wave = SimConfig { scenario: Scenario::FirmwareWave, ..ok.clone() };
         assert!(wave.check().unwrap_err().contains("REST API"));
-        assert!(SimConfig { count: 0, ..ok }.check().is_err());
+        assert_eq!(SimConfig { count: 0, ..ok }.check(), Err("count must be at least 1".into()));
         assert_eq!("cr-storm".parse::<Scenario>().unwrap(), Scenario::ConnectionRequestStorm);
         assert!("x".parse::<Scenario>().is_err());
     }

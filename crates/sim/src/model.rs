@@ -175,13 +175,8 @@ mod tests {
 
     #[test]
     fn a_device_dump_keeps_its_identity_but_not_its_management_server() {
-        let path =
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/device-202BC1-BM632w-tr098.csv"));
-        if !path.exists() {
-            eprintln!("skipped: {} is absent", path.display());
-            return;
-        }
-        let model = build(&ModelSource::Dump(path.to_owned()), &settings()).unwrap();
+        let Some(path) = cwmp_test_support::shared_file("fixtures/device-202BC1-BM632w-tr098.csv") else { return };
+        let model = build(&ModelSource::Dump(path), &settings()).unwrap();
         assert_eq!(model.root, "InternetGatewayDevice.");
         assert_eq!((model.oui.as_str(), model.product_class.as_str()), ("202BC1", "BM632w"));
         assert_eq!(model.software_version, "V100R001IRQC56B017");

@@ -17,6 +17,7 @@ use crate::datetime::DateTime;
 use crate::error::{DecodeError, ErrorKind};
 use crate::fault::FaultCode;
 use crate::types::{self, Value, XsdType};
+use crate::xml::name::is_qname;
 use crate::xml::reader::{Cursor, Elem};
 use crate::xml::writer::XmlWriter;
 
@@ -487,14 +488,35 @@ fn trim(s: &str) -> &str {
     if plain(bytes.first()) && plain(bytes.last()) { s } else { s.trim() }
 }
 
+/// The type an `xsi:type` value names when it is none we know. It is kept by name
+/// ([`XsdType::Other`], which data models and stores show), so it must be what XML Schema
+/// requires there, a `QName`; an empty value reads as no type at all (string).
+#[cold]
+fn other_type(cur: &Cursor<'_>, qname: &str, tag: &'static str) -> Result<XsdType, DecodeError> {
+    let qname = trim(qname);
+    if qname.is_empty() {
+        Ok(XsdType::String)
+    } else if is_qname(qname) {
+        Ok(XsdType::from_name(local_part(qname)))
+    } else {
+        Err(invalid(cur, tag, format!("xsi:type {:?} is not a QName", crate::error::clip(qname))))
+    }
+}
+
 /// A `Value` (anySimpleType): the text exactly as sent, never trimmed, and the type from
 /// `xsi:type` (a missing one reads as string, digest trap 6.13).
 pub struct ValueCodec;
 
 impl Scalar<Value> for ValueCodec {
     #[inline]
-    fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, _tag: &'static str) -> Result<Value, DecodeError> {
-        let ty = cur.xsi_type(elem)?.map(|t| XsdType::from_name(local_part(&t))).unwrap_or_default();
+    fn decode<'a>(cur: &mut Cursor<'a>, elem: &Elem<'a>, tag: &'static str) -> Result<Value, DecodeError> {
+        let ty = match cur.xsi_type(elem)? {
+            Some(qname) => match XsdType::from_name(local_part(&qname)) {
+                XsdType::Other(_) => other_type(cur, &qname, tag)?,
+                known => known,
+            },
+            None => XsdType::String,
+        };
         let text = cur.read_text()?.into_owned();
         Ok(Value { ty, text })
     }

@@ -31,6 +31,9 @@ pub enum ErrorKind {
     NotUtf8,
     /// Not well-formed XML.
     Syntax(String),
+    /// An element or attribute name that is not an XML `QName` (XML 1.0 2.3, Namespaces in
+    /// XML 1.0 4), such as `m|/`.
+    InvalidName(String),
     /// DTDs (and with them entity declarations) are refused.
     DocType,
     /// A reference to an entity other than the five predefined ones.
@@ -70,6 +73,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::TooManyEnvelopes(max) => write!(f, "more than {max} envelopes"),
             ErrorKind::NotUtf8 => f.write_str("body is neither UTF-8 nor declared ISO-8859-1"),
             ErrorKind::Syntax(e) => write!(f, "malformed XML: {e}"),
+            ErrorKind::InvalidName(name) => write!(f, "malformed XML: {name:?} is not a valid XML name"),
             ErrorKind::DocType => f.write_str("DOCTYPE declarations are not allowed"),
             ErrorKind::UnknownEntity(name) => write!(f, "unknown entity &{name};"),
             ErrorKind::NotSoap(name) => write!(f, "expected a SOAP Envelope, found <{name}>"),
@@ -118,7 +122,11 @@ impl DecodeError {
         self.method.is_none()
             || matches!(
                 self.kind,
-                ErrorKind::Syntax(_) | ErrorKind::DocType | ErrorKind::UnknownEntity(_) | ErrorKind::NotUtf8
+                ErrorKind::Syntax(_)
+                    | ErrorKind::InvalidName(_)
+                    | ErrorKind::DocType
+                    | ErrorKind::UnknownEntity(_)
+                    | ErrorKind::NotUtf8
             )
     }
 

@@ -34,7 +34,9 @@ fn unknown_entity_in_an_attribute_refused() {
          <Value xsi:type=\"&lol;\">1</Value></ParameterValueStruct></ParameterList></cwmp:GetParameterValuesResponse>\
          </soap:Body>{ENVELOPE_CLOSE}"
     );
-    assert!(matches!(err(xml).kind, ErrorKind::Syntax(_)));
+    let e = err(xml);
+    assert_eq!(e.kind, ErrorKind::UnknownEntity("lol".into()));
+    assert!(e.is_malformed());
 }
 
 #[test]

@@ -584,9 +584,9 @@ fn several_envelopes_in_one_body() {
 #[test]
 fn unknown_method() {
     let env = body("<cwmp:X_ACME_COM_Foo><Arg><Deep>1</Deep></Arg></cwmp:X_ACME_COM_Foo>");
-    assert_eq!(env.message, Message::Unknown("X_ACME_COM_Foo".into()));
+    assert_eq!(env.message, Message::Unknown("X_ACME_COM_Foo".parse().unwrap()));
     assert!(env.message.is_request());
-    assert!(!Message::Unknown("X_ACME_COM_FooResponse".into()).is_request());
+    assert!(!Message::Unknown("X_ACME_COM_FooResponse".parse().unwrap()).is_request());
 }
 
 /// E-ONEBODY: zero Body elements, two Body elements, an empty Body or two methods are refused.

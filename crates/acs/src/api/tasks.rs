@@ -291,11 +291,20 @@ mod tests {
         assert_eq!(kind, TaskKind::GetParameterValues { parameter_names: vec!["Device.DeviceInfo.".into()] });
         assert_eq!((options.not_before, options.max_attempts), (Some(5), Some(2)));
         assert_eq!(options.expires_at, Some(1_893_456_000_000));
-        assert!(parse_new_task(b"[]").is_err());
-        assert!(parse_new_task(b"").is_err());
-        assert!(parse_new_task(br#"{"name":"nothing"}"#).is_err());
-        assert!(parse_new_task(br#"{"name":"reboot","maxAttempts":0}"#).is_err());
-        assert!(parse_new_task(br#"{"name":"getParameterValues","parameterNames":[]}"#).is_err());
+        // Each refusal says what is wrong.
+        for (body, says) in [
+            (b"[]".as_slice(), "a task is a JSON object"),
+            (br#"{"name":"nothing"}"#, "unknown variant `nothing`"),
+            (br#"{"name":"reboot","maxAttempts":0}"#, "maxAttempts"),
+            (br#"{"name":"reboot","notBefore":"soon"}"#, "notBefore"),
+            (br#"{"name":"getParameterValues","parameterNames":[]}"#, "parameterNames"),
+        ] {
+            match parse_new_task(body) {
+                Err(ApiError::BadRequest(why)) => assert!(why.contains(says), "{why}"),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        assert!(matches!(parse_new_task(b""), Err(ApiError::BadRequest(_))));
     }
 
     #[test]

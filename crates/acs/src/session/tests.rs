@@ -89,7 +89,7 @@ fn cpe_requests_are_answered_in_the_next_response() {
     let step = s.handle(Some(Envelope::new(Namespace::Cwmp12, Kicked::default())), 1002);
     let Message::Fault(f) = &soap(&step).message else { panic!() };
     assert_eq!(f.code, FaultCode::AcsMethodNotSupported);
-    let step = s.handle(Some(Envelope::new(Namespace::Cwmp12, Message::Unknown("X_ACME_Foo".into()))), 1003);
+    let step = s.handle(Some(Envelope::new(Namespace::Cwmp12, Message::Unknown("X_ACME_Foo".parse().unwrap()))), 1003);
     let Message::Fault(f) = &soap(&step).message else { panic!() };
     assert_eq!(f.code, FaultCode::AcsMethodNotSupported);
 }

@@ -1,7 +1,7 @@
 //! PostgreSQL for tests: `CWMP_TEST_POSTGRES_URL` names a database (CI: PostgreSQL on
 //! 127.0.0.1:5432, trust authentication, database `test`); every test gets a schema of its
 //! own, dropped when the test ends (also when it fails). Without the variable the tests that
-//! need PostgreSQL say so and skip.
+//! need PostgreSQL say so and skip (fail under `CWMP_TEST_REQUIRE_ALL=1`).
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -13,12 +13,12 @@ use sqlx::Connection;
 
 pub const URL_VAR: &str = "CWMP_TEST_POSTGRES_URL";
 
-/// The database URL, or `None` after printing why the test is skipped.
+/// The database URL, or `None` after [`cwmp_test_support::skip`].
 pub fn url() -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!("skipped: {URL_VAR} not set");
+            cwmp_test_support::skip(&format!("{URL_VAR} not set"));
             None
         }
     }

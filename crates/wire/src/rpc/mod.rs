@@ -13,6 +13,7 @@ pub use structs::*;
 use crate::codec::XmlStruct;
 use crate::error::DecodeError;
 use crate::fault::Fault;
+use crate::xml::name::is_ncname;
 use crate::xml::reader::Cursor;
 use crate::xml::writer::XmlWriter;
 
@@ -34,7 +35,7 @@ macro_rules! messages {
             /// A SOAP fault carrying a `cwmp:Fault`.
             Fault(Fault),
             /// A method this codec does not know: answer 9000 (CPE) or 8000 (ACS).
-            Unknown(String),
+            Unknown(UnknownMethod),
         }
 
         impl Message {
@@ -55,7 +56,8 @@ macro_rules! messages {
                     $( $tag => Message::$variant($variant::decode_fields(cur)?), )*
                     other => {
                         cur.skip()?;
-                        Message::Unknown(other.to_owned())
+                        // The local part of a name the reader checked is an NCName.
+                        Message::Unknown(UnknownMethod(other.to_owned()))
                     }
                 })
             }
@@ -69,7 +71,7 @@ macro_rules! messages {
                     } )*
                     Message::Fault(_) => return false,
                     Message::Unknown(name) => {
-                        let tag = format!("cwmp:{name}");
+                        let tag = format!("cwmp:{}", name.as_str());
                         w.open(&tag);
                         w.close(&tag);
                     }
@@ -170,8 +172,94 @@ impl Message {
     pub fn is_request(&self) -> bool {
         match self {
             Message::Fault(_) => false,
-            Message::Unknown(name) => !name.ends_with("Response"),
-            other => responder(other.name()).is_some(),
+            other => is_request(other.name()),
         }
+    }
+}
+
+/// Whether the method element named `name` is a request: a known request, or an unknown
+/// method whose name does not end in `Response`.
+pub fn is_request(name: &str) -> bool {
+    responder(name).is_some() || !(Message::NAMES.contains(&name) || name.ends_with("Response"))
+}
+
+/// The name of a method this codec does not know (`X_ACME_COM_Foo`), as carried by
+/// [`Message::Unknown`].
+///
+/// The encoder writes it as the tag `cwmp:{name}`, so it must be an XML `NCName` (Namespaces
+/// in XML 1.0 4): the name is checked when the value is made, and a message with a name XML
+/// does not allow cannot be built, hence neither encoded nor sent. The decoder refuses such a
+/// name in its input ([`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName)). The name of
+/// a method the codec knows is refused too: it would be written as an empty, invalid request
+/// of that method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UnknownMethod(String);
+
+/// Why a name cannot be an [`UnknownMethod`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownMethodError {
+    #[error("{0:?} is not an XML NCName")]
+    NotNcName(String),
+    #[error("{0} is a method the codec knows")]
+    Known(String),
+}
+
+impl UnknownMethod {
+    pub fn new(name: impl Into<String>) -> Result<UnknownMethod, UnknownMethodError> {
+        let name = name.into();
+        if !is_ncname(&name) {
+            Err(UnknownMethodError::NotNcName(crate::error::clip(&name)))
+        } else if Message::NAMES.contains(&name.as_str()) {
+            Err(UnknownMethodError::Known(name))
+        } else {
+            Ok(UnknownMethod(name))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for UnknownMethod {
+    type Err = UnknownMethodError;
+    fn from_str(name: &str) -> Result<UnknownMethod, UnknownMethodError> {
+        UnknownMethod::new(name)
+    }
+}
+
+impl std::ops::Deref for UnknownMethod {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for UnknownMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Message, UnknownMethod, UnknownMethodError, is_request};
+
+    #[test]
+    fn unknown_method_names_are_checked() {
+        assert_eq!(UnknownMethod::new("X_ACME_COM_Foo").unwrap().as_str(), "X_ACME_COM_Foo");
+        for bad in ["m|/", "", "cwmp:Foo", "a b", "1Foo", "Foo>"] {
+            assert!(matches!(UnknownMethod::new(bad), Err(UnknownMethodError::NotNcName(_))), "{bad:?}");
+        }
+        assert_eq!("Inform".parse::<UnknownMethod>(), Err(UnknownMethodError::Known("Inform".into())));
+    }
+
+    #[test]
+    fn requests_by_name() {
+        assert!(is_request("Inform") && is_request("GetRPCMethods") && is_request("X_ACME_Foo"));
+        assert!(!is_request("InformResponse") && !is_request("X_ACME_FooResponse"));
+        let unknown = |name: &str| Message::Unknown(name.parse().unwrap());
+        assert!(unknown("X_ACME_Foo").is_request());
+        assert!(!unknown("X_ACME_FooResponse").is_request());
     }
 }

@@ -1,5 +1,6 @@
 //! The XML layer under the SOAP codec: a bounded pull reader and a small writer.
 
+pub(crate) mod name;
 pub(crate) mod reader;
 pub(crate) mod writer;
 

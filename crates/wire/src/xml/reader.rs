@@ -1,9 +1,14 @@
 //! A pull reader over quick-xml's raw event reader, shaped for CWMP decoding.
 //!
 //! It enforces the [`Limits`](crate::Limits) (depth, element count, text length, attribute
-//! count), refuses DTDs and unknown entities, resolves namespace prefixes only where the
-//! codec asks (elements of the envelope and `xsi:type`), and reports errors with the byte
-//! position and the element path.
+//! count), refuses DTDs and unknown entities, refuses element and attribute names that are
+//! not XML `QName`s and attribute lists that are not well-formed (quick-xml checks neither),
+//! resolves namespace prefixes only where the codec asks (elements of the envelope and
+//! `xsi:type`), and reports errors with the byte position and the element path.
+//!
+//! Characters XML 1.0 does not allow in text (most C0 controls, raw or as character
+//! references) are read as sent: peers put them in values, and nothing is ambiguous about
+//! them. The writer replaces them with U+FFFD, so our output stays XML.
 
 use std::borrow::Cow;
 
@@ -12,6 +17,7 @@ use quick_xml::reader::Reader;
 
 use crate::Limits;
 use crate::error::{DecodeError, ErrorKind, clip};
+use crate::xml::name::is_qname;
 use crate::xml::ns;
 
 /// A start tag the cursor returned; it must be consumed with [`Cursor::read_text`],
@@ -142,9 +148,18 @@ impl<'a> Cursor<'a> {
         self.elements += 1;
         let content = self.in_source(start);
         let (qname, attributes) = content.split_at_checked(start.name().0.len()).unwrap_or((content, ""));
+        // quick-xml takes whatever precedes the first whitespace as the name.
+        if !is_qname(qname) {
+            return Err(self.invalid_name(qname));
+        }
         self.open.push(qname);
         let sole_xsi_type = if attributes.is_empty() { None } else { self.open_attributes(start, attributes)? };
         Ok(Elem { qname, attributes, sole_xsi_type })
+    }
+
+    #[cold]
+    fn invalid_name(&self, name: &str) -> DecodeError {
+        self.error(ErrorKind::InvalidName(clip(name)))
     }
 
     #[cold]
@@ -165,6 +180,7 @@ impl<'a> Cursor<'a> {
         if let Some(value) = sole_xsi_type(raw) {
             return Ok(Some(value));
         }
+        check_attributes(raw, self.limits.max_attributes).map_err(|kind| self.error(kind))?;
         // Bindings are rare below the Envelope: parse attributes only when one may be there.
         if may_bind(raw.as_bytes()) {
             self.push_bindings(start, raw)?;
@@ -535,25 +551,117 @@ impl<'a> Cursor<'a> {
     }
 
     fn resolve_ref(&self, name: &str) -> Result<char, DecodeError> {
-        let ch = match name {
-            "lt" => '<',
-            "gt" => '>',
-            "amp" => '&',
-            "apos" => '\'',
-            "quot" => '"',
-            _ => {
-                let parsed = name.strip_prefix('#').and_then(|num| match num.strip_prefix('x') {
-                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                    None => num.parse().ok(),
-                });
-                match parsed.and_then(char::from_u32) {
-                    Some(c) if c != '\0' => c,
-                    _ => return Err(self.error(ErrorKind::UnknownEntity(name.chars().take(32).collect()))),
-                }
-            }
-        };
-        Ok(ch)
+        reference_char(name).ok_or_else(|| self.error(unknown_entity(name)))
     }
+}
+
+/// The character a reference (`&name;`, without `&` and `;`) stands for: one of the five
+/// predefined entities, or a character reference. No other entity can be declared, since
+/// DTDs are refused.
+fn reference_char(name: &str) -> Option<char> {
+    match name {
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "apos" => Some('\''),
+        "quot" => Some('"'),
+        _ => {
+            let parsed = name.strip_prefix('#').and_then(|num| match num.strip_prefix('x') {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => num.parse().ok(),
+            });
+            parsed.and_then(char::from_u32).filter(|&c| c != '\0')
+        }
+    }
+}
+
+#[cold]
+fn unknown_entity(name: &str) -> ErrorKind {
+    ErrorKind::UnknownEntity(name.chars().take(32).collect())
+}
+
+/// Checks an attribute list (from the whitespace after the element name) against XML 1.0
+/// [40]-[41], [10] and the Unique Att Spec constraint: whitespace-separated `name="value"`
+/// (or `'value'`, with whitespace allowed around `=`), each name a `QName` given once, each
+/// value without `<` and with references only to the predefined entities or to characters.
+/// quick-xml checks none of this for attributes nobody asks for, and a name we accepted may
+/// end up in our output. The sole `xsi:type` of typed values never gets here (its fast path
+/// already rules all of this out).
+fn check_attributes(raw: &str, max: usize) -> Result<(), ErrorKind> {
+    let bytes = raw.as_bytes();
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let skip_spaces = |mut i: usize| {
+        while bytes.get(i).is_some_and(|&b| is_space(b)) {
+            i += 1;
+        }
+        i
+    };
+    // The names seen: the first few on the stack (elements with attributes other than a sole
+    // xsi:type have one to five), the rest in a vector that is rarely allocated.
+    let mut first = [""; 8];
+    let mut more = Vec::new();
+    let mut count = 0;
+    let mut i = 0;
+    loop {
+        let name_start = skip_spaces(i);
+        if name_start == bytes.len() {
+            return Ok(());
+        }
+        if name_start == i {
+            return Err(ErrorKind::Syntax("attributes not separated by whitespace".into()));
+        }
+        i = name_start;
+        while i < bytes.len() && bytes[i] != b'=' && !is_space(bytes[i]) {
+            i += 1;
+        }
+        // Only ASCII delimiters were skipped, so these are character boundaries.
+        let name = &raw[name_start..i];
+        if !is_qname(name) {
+            return Err(ErrorKind::InvalidName(clip(name)));
+        }
+        if first[..count.min(first.len())].contains(&name) || more.contains(&name) {
+            return Err(ErrorKind::Syntax(format!("attribute {} given twice", clip(name))));
+        }
+        if count == max {
+            return Err(ErrorKind::TooManyAttributes(max));
+        }
+        match first.get_mut(count) {
+            Some(slot) => *slot = name,
+            None => more.push(name),
+        }
+        count += 1;
+        i = skip_spaces(i);
+        if bytes.get(i) != Some(&b'=') {
+            return Err(ErrorKind::Syntax(format!("attribute {} without a value", clip(name))));
+        }
+        i = skip_spaces(i + 1);
+        let quote = bytes.get(i).copied().filter(|&q| q == b'"' || q == b'\'');
+        let value_end = quote.and_then(|q| memchr::memchr(q, &bytes[i + 1..]).map(|len| i + 1 + len));
+        let Some(value_end) = value_end else {
+            return Err(ErrorKind::Syntax(format!("value of attribute {} not quoted", clip(name))));
+        };
+        check_attribute_value(&raw[i + 1..value_end])?;
+        i = value_end + 1;
+    }
+}
+
+/// XML 1.0 [10]: an attribute value holds no `<`, and each `&` starts a reference.
+fn check_attribute_value(value: &str) -> Result<(), ErrorKind> {
+    let mut rest = value;
+    while let Some(at) = memchr::memchr2(b'<', b'&', rest.as_bytes()) {
+        if rest.as_bytes()[at] == b'<' {
+            return Err(ErrorKind::Syntax("`<` in an attribute value".into()));
+        }
+        let after = &rest[at + 1..];
+        let Some(end) = memchr::memchr(b';', after.as_bytes()) else {
+            return Err(ErrorKind::Syntax("`&` in an attribute value starts no reference".into()));
+        };
+        if reference_char(&after[..end]).is_none() {
+            return Err(unknown_entity(&after[..end]));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
 }
 
 /// The namespaces of `xsi:type`: XML Schema instance, and the 1999 draft old stacks send.
@@ -737,6 +845,7 @@ mod tests {
     };
     use crate::Limits;
     use crate::error::ErrorKind;
+    use crate::xml::writer::XmlWriter;
 
     /// The text of each child of the root element.
     fn child_texts(xml: &str, limits: &Limits) -> Vec<Result<String, ErrorKind>> {
@@ -843,6 +952,20 @@ mod tests {
             }
             assert_eq!(found.as_deref(), expected, "{xml}");
         }
+    }
+
+    /// What the writer puts in an attribute value, any character included, reads back as it
+    /// was: tabs and line ends survive attribute-value normalisation.
+    #[test]
+    fn attribute_values_the_writer_escapes_read_back_exactly() {
+        let limits = Limits::default();
+        let value = "a\tb\nc\r\nd \"e\" <f> & 'g' \u{e9}";
+        let mut w = XmlWriter::with_capacity(64);
+        w.open_with("r", &[("k", value)]);
+        w.close("r");
+        let mut cur = Cursor::new(&w.buf, &limits);
+        let root = cur.next_child().unwrap().unwrap();
+        assert_eq!(cur.attribute(&root, "k", &[], "").unwrap().as_deref(), Some(value), "{}", w.buf);
     }
 
     #[test]

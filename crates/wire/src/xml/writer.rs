@@ -1,4 +1,10 @@
 //! Writes CWMP XML with fixed prefixes and no whitespace between elements.
+//!
+//! Tags and attribute names are our constants, or a [`UnknownMethod`](crate::rpc::UnknownMethod)
+//! checked when it was made; debug builds assert it, so the round-trip tests would catch a
+//! name that slipped through.
+
+use crate::xml::name::is_qname;
 
 /// An output buffer with helpers for CWMP's element shapes.
 pub(crate) struct XmlWriter {
@@ -15,6 +21,7 @@ impl XmlWriter {
     }
 
     pub fn open(&mut self, tag: &str) {
+        debug_assert!(is_qname(tag), "{tag:?}");
         self.buf.push('<');
         self.buf.push_str(tag);
         self.buf.push('>');
@@ -22,9 +29,11 @@ impl XmlWriter {
 
     /// `<tag name="value" …>`; attribute values are escaped.
     pub fn open_with(&mut self, tag: &str, attrs: &[(&str, &str)]) {
+        debug_assert!(is_qname(tag), "{tag:?}");
         self.buf.push('<');
         self.buf.push_str(tag);
         for (name, value) in attrs {
+            debug_assert!(is_qname(name), "{name:?}");
             self.buf.push(' ');
             self.buf.push_str(name);
             self.buf.push_str("=\"");
@@ -53,11 +62,13 @@ impl XmlWriter {
 }
 
 /// Escapes markup characters. Characters XML 1.0 cannot carry at all (most C0 controls,
-/// U+FFFE, U+FFFF) are replaced with U+FFFD so the output always parses.
+/// U+FFFE, U+FFFF) are replaced with U+FFFD so the output always parses. In attribute values,
+/// tabs and line feeds are written as references too: attribute-value normalisation (XML 1.0
+/// 3.3.3) would read them back as spaces.
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
     let needs = |c: char| {
         matches!(c, '<' | '>' | '&' | '\r')
-            || (attribute && c == '"')
+            || (attribute && matches!(c, '"' | '\t' | '\n'))
             || (c < ' ' && !matches!(c, '\t' | '\n'))
             || c == '\u{FFFE}'
             || c == '\u{FFFF}'
@@ -73,6 +84,8 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
             '"' => out.push_str("&quot;"),
             // A literal carriage return would be normalised away by the reader.
             '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
             _ => out.push('\u{FFFD}'),
         }
         rest = &rest[pos + c.len_utf8()..];
@@ -88,7 +101,7 @@ mod tests {
     fn escapes() {
         let mut w = XmlWriter::with_capacity(64);
         w.leaf("a", "x<y&z]]>\u{1}\t\r");
-        w.open_with("b", &[("k", "\"q\"")]);
-        assert_eq!(w.buf, "<a>x&lt;y&amp;z]]&gt;\u{FFFD}\t&#13;</a><b k=\"&quot;q&quot;\">");
+        w.open_with("b", &[("k", "\"q\"\t\n\r")]);
+        assert_eq!(w.buf, "<a>x&lt;y&amp;z]]&gt;\u{FFFD}\t&#13;</a><b k=\"&quot;q&quot;&#9;&#10;&#13;\">");
     }
 }
