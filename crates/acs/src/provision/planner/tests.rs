@@ -20,8 +20,13 @@ fn p(path: &str, value: Option<(&str, &str)>, ts: i64) -> Param {
     }
 }
 
+const NOW: i64 = 1_000_000;
+
+/// A snapshot of a device that informs with `Device.`.
 fn snap(params: Vec<Param>) -> Snapshot {
-    Snapshot::new(&device(), params, &[])
+    let mut s = Snapshot::new(&device(), params, &[], NOW);
+    s.has_root("Device.");
+    s
 }
 
 #[test]

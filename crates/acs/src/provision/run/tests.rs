@@ -54,7 +54,7 @@ fn session_with(
         return Session { rpcs, writes };
     };
     loop {
-        let (message, w) = p.next_rpc();
+        let (message, w) = p.next_rpc(None);
         writes.extend(w);
         let Some(message) = message else { break };
         rpcs.push(message.name().to_owned());
@@ -121,7 +121,7 @@ fn preset(name: &str, configurations: Vec<Configuration>) -> Preset {
         channel: name.into(),
         weight: 0,
         precondition: String::new(),
-        events: vec![],
+        events: Default::default(),
         schedule: None,
         configurations,
     }
@@ -293,7 +293,7 @@ fn a_loop_is_caught() {
     .unwrap();
     let mut rounds = 0;
     let writes = loop {
-        let (message, writes) = p.next_rpc();
+        let (message, writes) = p.next_rpc(None);
         let Some(_) = message else { break writes };
         rounds += 1;
         // The CPE claims success but its value stays: feed a stale read back.
