@@ -98,8 +98,14 @@ async fn genieacs_seeds_through_the_api_on_both_data_models() {
         ("default", include_str!("genieacs-seeds/default.js")),
         ("inform", include_str!("genieacs-seeds/inform.js")),
     ] {
-        let r = api_support::http(acs.api(), Method::PUT, &format!("/provisions/{name}"), &[("authorization", &auth)], source)
-            .await;
+        let r = api_support::http(
+            acs.api(),
+            Method::PUT,
+            &format!("/provisions/{name}"),
+            &[("authorization", &auth)],
+            source,
+        )
+        .await;
         assert_eq!(r.status, 200, "{name}");
     }
     for (name, events) in [("bootstrap", json!({"0 BOOTSTRAP": true})), ("default", json!({})), ("inform", json!({}))] {
@@ -129,7 +135,10 @@ async fn genieacs_seeds_through_the_api_on_both_data_models() {
         assert!(again.is_empty(), "{serial}: {again:?}");
     }
     // Pseudo-parameters in projections.
-    let devices = acs.get("/devices?fields=DeviceID.ID,DeviceID.SerialNumber,Events.Inform,Events.0_BOOTSTRAP,Tags.&sort=id").await.json();
+    let devices = acs
+        .get("/devices?fields=DeviceID.ID,DeviceID.SerialNumber,Events.Inform,Events.0_BOOTSTRAP,Tags.&sort=id")
+        .await
+        .json();
     let first = &devices[0]["parameters"];
     assert_eq!(first["DeviceID.ID"], "00D09E-Box-G098", "{devices}");
     assert_eq!(first["DeviceID.SerialNumber"], "G098");
@@ -151,7 +160,10 @@ async fn genieacs_presets_through_the_api() {
     assert_eq!(stored["precondition"], "Tags.test IS NOT NULL");
     assert_eq!(stored["channel"], "default");
     assert_eq!(stored["configurations"][0]["path"], "InternetGatewayDevice.ManagementServer.PeriodicInformInterval");
-    assert_eq!(stored["configurations"][1], json!({"type": "refresh", "path": "InternetGatewayDevice.DeviceInfo.SoftwareVersion", "age": 86400}));
+    assert_eq!(
+        stored["configurations"][1],
+        json!({"type": "refresh", "path": "InternetGatewayDevice.DeviceInfo.SoftwareVersion", "age": 86400})
+    );
     let scheduled = json!({"weight": "5", "channel": "night", "events": {"2 PERIODIC": true, "1 BOOT": false},
         "schedule": "7200 0 1 * * *", "precondition": "DeviceID.ProductClass = \"Box\" AND Tags.lab IS NULL",
         "configurations": [{"type": "provision", "name": "refresh", "args": ["InternetGatewayDevice.DeviceInfo.", 3600]}]});
@@ -162,11 +174,20 @@ async fn genieacs_presets_through_the_api() {
     assert_eq!(stored["schedule"], "7200 0 1 * * *");
     assert_eq!(stored["weight"], 5);
     for (body, reason) in [
-        (json!({"configurations": [{"type": "add_object", "name": "InternetGatewayDevice.X", "object": "o"}]}), "`objects` collection"),
+        (
+            json!({"configurations": [{"type": "add_object", "name": "InternetGatewayDevice.X", "object": "o"}]}),
+            "`objects` collection",
+        ),
         (json!({"precondition": "{\"_tags\": {\"$regex\": \"^t\"}}"}), "operator $regex cannot be translated"),
         (json!({"schedule": "3600 0 25 * * *"}), "hour field"),
-        (json!({"configurations": [{"type": "provision", "name": "refresh", "args": []}]}), "built-in provision refresh: argument 1 must be a path"),
-        (json!({"configurations": [{"type": "provision", "name": "instances", "args": ["A.*", "+1"]}]}), "relative counts"),
+        (
+            json!({"configurations": [{"type": "provision", "name": "refresh", "args": []}]}),
+            "built-in provision refresh: argument 1 must be a path",
+        ),
+        (
+            json!({"configurations": [{"type": "provision", "name": "instances", "args": ["A.*", "+1"]}]}),
+            "relative counts",
+        ),
     ] {
         let r = acs.call(Method::PUT, "/presets/bad", Some(body.clone())).await;
         assert_eq!(r.status, 400, "{body}");

@@ -134,6 +134,18 @@ fn expand(
         let mut next = Vec::new();
         for base in &current {
             match step {
+                // An object on the way must be known to exist before anything is asked below
+                // it: a device that lacks it would fault the request (9005). Its parent's
+                // listing tells, as in GenieACS.
+                Step::Name(n) if !last && !base.is_empty() => {
+                    let candidate = format!("{base}{n}");
+                    if snapshot.exists(&format!("{candidate}.")) {
+                        next.push(candidate);
+                    } else if !listed(snapshot, base, 1) {
+                        reads.name(base, true, &decl.channel);
+                        complete = false;
+                    }
+                }
                 Step::Name(n) => next.push(format!("{base}{n}")),
                 Step::Any | Step::Filter(_) => {
                     if !listed(snapshot, base, needed) {

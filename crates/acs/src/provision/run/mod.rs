@@ -204,6 +204,10 @@ impl Provisioner {
     /// plans on the tree as the store now holds it (e.g. after the bootstrap refresh).
     pub fn observe(&mut self, writes: &[WriteOp]) {
         for w in writes {
+            if let WriteOp::ConnectionRequestCredentials { username, password, .. } = w {
+                self.connection_request = (Some(username.clone()), Some(password.clone()));
+                continue;
+            }
             let WriteOp::Params { device_id, at, ops } = w else { continue };
             if *device_id != self.device_id {
                 continue;
@@ -552,7 +556,7 @@ impl Provisioner {
         let mut changed = false;
         for (path, value, _) in values {
             let mut segments = path.split('.');
-            let (Some(_root), Some("ManagementServer"), Some(name), None) =
+            let (Some(root), Some("ManagementServer"), Some(name), None) =
                 (segments.next(), segments.next(), segments.next(), segments.next())
             else {
                 continue;
@@ -563,6 +567,12 @@ impl Provisioner {
                 _ => continue,
             }
             changed = true;
+            // A username the ACS does not hold yet is the one the device reports.
+            if self.connection_request.0.is_none() {
+                let username = format!("{root}.ManagementServer.ConnectionRequestUsername");
+                self.connection_request.0 =
+                    self.snapshot.node(&username).and_then(|n| n.value.as_ref()).map(|(v, _)| v.clone());
+            }
         }
         match (&self.connection_request, changed) {
             ((Some(username), Some(password)), true) => Some(WriteOp::ConnectionRequestCredentials {
