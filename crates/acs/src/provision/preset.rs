@@ -9,7 +9,6 @@ use cwmp_script::cron::Cron;
 use super::declare::{Declaration, Desired, Freshness};
 use super::expr::Expr;
 use super::pseudo;
-use super::snapshot::Snapshot;
 use crate::store::Millis;
 
 /// A daily time window (UTC) during which a preset applies, optionally on some weekdays only.
@@ -342,15 +341,20 @@ impl Preset {
         Expr::parse(&self.precondition).map_err(|e| format!("precondition: {e}"))
     }
 
-    /// Whether the preset applies to this session.
-    pub fn applies(&self, snapshot: &Snapshot, events: &[String], now: Millis) -> bool {
-        if !self.events.matches(events) {
-            return false;
-        }
-        if self.schedule.as_ref().is_some_and(|s| !s.contains(now)) {
-            return false;
-        }
-        Expr::parse(&self.precondition).is_ok_and(|e| e.matches(snapshot))
+    /// Whether the session's events and time allow the preset (its precondition aside).
+    pub fn may_apply(&self, events: &[String], now: Millis) -> bool {
+        self.events.matches(events) && self.schedule.as_ref().is_none_or(|s| s.contains(now))
+    }
+
+    /// Whether applying the preset runs scripts (provisions, virtual parameters).
+    pub fn may_run_scripts(&self) -> bool {
+        self.configurations.iter().any(|c| match c {
+            Configuration::Provision { .. } => true,
+            Configuration::Value { path, .. } | Configuration::Refresh { path, .. } => {
+                path.starts_with("VirtualParameters.")
+            }
+            _ => false,
+        })
     }
 
     /// The declarations, firmware goals and script calls of the preset.

@@ -11,6 +11,7 @@ mod scripts;
 
 use super::builtin;
 use super::declare::Declaration;
+use super::expr::Expr;
 use super::ext::Extensions;
 use super::planner::{Action, PseudoOp, plan};
 use super::preset::{FirmwareGoal, Preset};
@@ -24,6 +25,8 @@ use scripts::ScriptRun;
 const MAX_ROUNDS: u32 = 64;
 /// Most runs of one script in one session.
 const MAX_SCRIPT_RUNS: u32 = 16;
+/// Most evaluations of the presets after the first, in one session (GenieACS: a few).
+const MAX_PRESET_CYCLES: u32 = 4;
 
 /// What the shell loads for provisioning when presets exist.
 #[derive(Debug, Clone, Default)]
@@ -81,6 +84,16 @@ pub struct Provisioner {
     device_id: i64,
     now: Millis,
     snapshot: Snapshot,
+    /// The presets that may apply to the session (events, schedule and faults allow them),
+    /// in weight order; `applied` names those whose precondition held.
+    candidates: Vec<Preset>,
+    applied: BTreeSet<String>,
+    /// Reads of the parameters the candidates' preconditions name.
+    precondition_reads: Vec<Declaration>,
+    /// The data model root of the Inform.
+    root: String,
+    /// Times the presets were evaluated again after the session had nothing left to do.
+    cycles: u32,
     declarations: Vec<Declaration>,
     firmware: Vec<FirmwareGoal>,
     scripts: Vec<ScriptRun>,
@@ -106,13 +119,15 @@ pub struct Provisioner {
     /// Keys to set in an instance just added, before planning again.
     add_keys: Option<AddedInstance>,
     rounds: u32,
-    /// Channels that failed before the first RPC (a built-in provision with wrong arguments),
-    /// with why: recorded by the first `next_rpc`.
+    /// Channels that failed without an RPC (a built-in provision with wrong arguments), with
+    /// why: recorded by the next `next_rpc`.
     early_faults: Vec<(String, String)>,
 }
 
 impl Provisioner {
-    /// The provisioning of one session, or `None` when no preset applies.
+    /// The provisioning of one session, or `None` when no preset can apply (by its events,
+    /// schedule and channel faults). Preconditions are evaluated here and again each time
+    /// the session has nothing left to do, after reading the parameters they name.
     pub fn new(
         inputs: ProvisioningInputs,
         device: &Device,
@@ -126,59 +141,39 @@ impl Provisioner {
         // A channel whose fault is waiting for its retry time sits this session out.
         let waiting: BTreeSet<&str> =
             inputs.faults.iter().filter(|f| f.retry_at > now).map(|f| f.channel.as_str()).collect();
-        let mut presets: Vec<&Preset> = inputs
+        let mut candidates: Vec<Preset> = inputs
             .presets
-            .iter()
-            .filter(|p| !waiting.contains(p.channel.as_str()) && p.applies(&snapshot, events, now))
+            .into_iter()
+            .filter(|p| !waiting.contains(p.channel.as_str()) && p.may_apply(events, now))
             .collect();
-        if presets.is_empty() {
+        if candidates.is_empty() {
             return None;
         }
-        presets.sort_by(|a, b| a.weight.cmp(&b.weight).then_with(|| a.name.cmp(&b.name)));
-        let mut declarations = Vec::new();
-        let mut firmware = Vec::new();
-        let mut scripts = Vec::new();
-        let mut failures = Vec::new();
-        let offset = cwmp_script::device_offset_base(&device.key);
-        for preset in &presets {
-            let (d, f, s) = preset.expand(root, now);
-            declarations.extend(d);
-            firmware.extend(f);
-            for call in s {
-                // GenieACS runs its built-in provisions when no script has the name.
-                if inputs.provisions.contains_key(&call.name) || !builtin::NAMES.contains(&call.name.as_str()) {
-                    scripts.push(call);
-                    continue;
-                }
-                match builtin::declarations(&call.name, &call.args, &call.channel, offset, now) {
-                    Ok(d) => declarations.extend(d),
-                    Err(e) => failures.push((call.channel, e)),
+        candidates.sort_by(|a, b| a.weight.cmp(&b.weight).then_with(|| a.name.cmp(&b.name)));
+        // GenieACS reads the parameters preconditions name, so that they can be evaluated.
+        let mut precondition_reads = Vec::new();
+        for preset in &candidates {
+            let Ok(expr) = Expr::parse(&preset.precondition) else { continue };
+            for path in expr.parameter_paths().into_iter().filter(|p| Pseudo::of(p).is_none()) {
+                if !precondition_reads.iter().any(|d: &Declaration| d.path == path && d.channel == preset.channel) {
+                    let mut read = Declaration::refresh(&preset.channel, path, 1);
+                    read.freshness.path = None;
+                    precondition_reads.push(read);
                 }
             }
         }
-        let channels = presets.iter().map(|p| p.channel.clone()).collect();
-        let faulted_before = inputs.faults.iter().map(|f| f.channel.clone()).collect();
-        let scripts = scripts
-            .into_iter()
-            .map(|call| ScriptRun {
-                channel: call.channel,
-                name: call.name,
-                args: call.args,
-                virtual_parameter: None,
-                declarations: Vec::new(),
-                reads: Vec::new(),
-                suspended: false,
-                ran_at: None,
-                runs: 0,
-            })
-            .collect();
-        Some(Provisioner {
+        let mut provisioner = Provisioner {
             device_id: device.id,
             now,
             snapshot,
-            declarations: without_overridden_values(declarations),
-            firmware,
-            scripts,
+            declarations: precondition_reads.clone(),
+            precondition_reads,
+            candidates,
+            applied: BTreeSet::new(),
+            root: root.to_owned(),
+            cycles: 0,
+            firmware: Vec::new(),
+            scripts: Vec::new(),
             provisions: inputs.provisions,
             virtual_parameters: inputs.virtual_parameters,
             changes: Vec::new(),
@@ -189,15 +184,78 @@ impl Provisioner {
             ),
             extension_results: HashMap::new(),
             limits: cwmp_script::Limits::default(),
-            channels,
-            faulted_before,
+            channels: BTreeSet::new(),
+            faulted_before: inputs.faults.iter().map(|f| f.channel.clone()).collect(),
             failed: BTreeSet::new(),
             open_downloads: inputs.open_downloads,
             pending: None,
             add_keys: None,
             rounds: 0,
-            early_faults: failures,
-        })
+            early_faults: Vec::new(),
+        };
+        provisioner.select();
+        Some(provisioner)
+    }
+
+    /// Applies the presets whose precondition holds now and did not before; false when there
+    /// is none. What presets declare is rebuilt in weight order, so a heavier preset still wins
+    /// a conflict; scripts already running keep their state.
+    fn select(&mut self) -> bool {
+        let newly: Vec<String> = self
+            .candidates
+            .iter()
+            .filter(|p| !self.applied.contains(&p.name) && !self.failed.contains(&p.channel))
+            .filter(|p| Expr::parse(&p.precondition).is_ok_and(|e| e.matches(&self.snapshot)))
+            .map(|p| p.name.clone())
+            .collect();
+        if newly.is_empty() {
+            return false;
+        }
+        self.applied.extend(newly);
+        let offset = cwmp_script::device_offset_base(&self.device_key);
+        let mut declarations = self.precondition_reads.clone();
+        let mut firmware = Vec::new();
+        for preset in self.candidates.iter().filter(|p| self.applied.contains(&p.name)) {
+            self.channels.insert(preset.channel.clone());
+            let (d, f, calls) = preset.expand(&self.root, self.now);
+            declarations.extend(d);
+            firmware.extend(f);
+            for call in calls {
+                // GenieACS runs its built-in provisions when no script has the name.
+                if !self.provisions.contains_key(&call.name) && builtin::NAMES.contains(&call.name.as_str()) {
+                    match builtin::declarations(&call.name, &call.args, &call.channel, offset, self.now) {
+                        Ok(d) => declarations.extend(d),
+                        Err(e) => self.early_faults.push((call.channel, e)),
+                    }
+                    continue;
+                }
+                let known = self.scripts.iter().any(|s| {
+                    s.virtual_parameter.is_none()
+                        && s.channel == call.channel
+                        && s.name == call.name
+                        && s.args == call.args
+                });
+                if !known {
+                    self.scripts.push(ScriptRun {
+                        channel: call.channel,
+                        name: call.name,
+                        args: call.args,
+                        virtual_parameter: None,
+                        declarations: Vec::new(),
+                        reads: Vec::new(),
+                        suspended: false,
+                        ran_at: None,
+                        runs: 0,
+                    });
+                }
+            }
+        }
+        let failed = &self.failed;
+        declarations.retain(|d| !failed.contains(&d.channel));
+        firmware.retain(|f: &FirmwareGoal| !failed.contains(&f.channel));
+        self.declarations = without_overridden_values(declarations);
+        self.firmware = firmware;
+        true
     }
 
     /// Applies what other jobs of the session wrote to the device's tree, so provisioning
@@ -255,7 +313,9 @@ impl Provisioner {
 
     /// Whether provision or virtual parameter scripts may run.
     pub fn has_scripts(&self) -> bool {
-        !self.scripts.is_empty() || self.declarations.iter().any(|d| d.path.starts_with("VirtualParameters."))
+        !self.scripts.is_empty()
+            || self.declarations.iter().any(|d| d.path.starts_with("VirtualParameters."))
+            || self.candidates.iter().any(Preset::may_run_scripts)
     }
 
     fn params(&self, ops: Vec<ParamOp>) -> WriteOp {
@@ -300,7 +360,7 @@ impl Provisioner {
             self.scripts.push(ScriptRun {
                 channel: d.channel.clone(),
                 name: name.to_owned(),
-                args: scripts::virtual_parameter_args(&d),
+                args: scripts::virtual_parameter_args(&d, self.snapshot.node(&d.path)),
                 virtual_parameter: Some(d.path.clone()),
                 declarations: Vec::new(),
                 reads: Vec::new(),
@@ -588,9 +648,6 @@ impl Provisioner {
     /// `None` when provisioning is done for this session.
     pub fn next_rpc(&mut self, extensions: Option<&Extensions>) -> (Option<Message>, Vec<WriteOp>) {
         let mut writes = Vec::new();
-        for (channel, message) in std::mem::take(&mut self.early_faults) {
-            self.fail(&BTreeSet::from([channel]), "script", &message, &mut writes);
-        }
         if let Some(AddedInstance { channel, instance, keys }) = self.add_keys.take() {
             let values: Vec<(String, String, String)> =
                 keys.into_iter().map(|(k, v)| (format!("{instance}{k}"), v, "xsd:string".to_owned())).collect();
@@ -599,6 +656,9 @@ impl Provisioner {
             return (Some(message), writes);
         }
         loop {
+            for (channel, message) in std::mem::take(&mut self.early_faults) {
+                self.fail(&BTreeSet::from([channel]), "script", &message, &mut writes);
+            }
             self.rounds += 1;
             if self.rounds > MAX_ROUNDS {
                 let channels = self.channels.clone();
@@ -641,6 +701,12 @@ impl Provisioner {
                 continue;
             }
             let Some(action) = rpc else {
+                // What was read or set may make more presets apply (GenieACS evaluates them
+                // again, a few times).
+                if self.cycles < MAX_PRESET_CYCLES && self.select() {
+                    self.cycles += 1;
+                    continue;
+                }
                 for channel in self.channels.difference(&self.failed) {
                     if self.faulted_before.contains(channel) {
                         writes.push(WriteOp::ClearChannelFault { device_id: self.device_id, channel: channel.clone() });

@@ -99,15 +99,43 @@ pub(super) fn convert(d: &cwmp_script::Declaration, channel: &str) -> Declaratio
     }
 }
 
-/// The arguments a virtual parameter script receives: what was declared of it.
-pub(super) fn virtual_parameter_args(d: &Declaration) -> Vec<Json> {
+/// A stored value as GenieACS hands it to scripts in `args`: booleans, numbers and dates
+/// (ms since the epoch) typed, anything else text.
+fn typed(value: &str, ty: &str) -> Json {
+    let local = ty.rsplit_once(':').map_or(ty, |(_, l)| l);
+    let typed = match local {
+        "boolean" => cwmp_wire::types::parse_bool(value).map(Json::Bool),
+        "int" | "long" => cwmp_wire::types::parse_int::<i64>(value).map(Json::from),
+        "unsignedInt" | "unsignedLong" => cwmp_wire::types::parse_int::<u64>(value).map(Json::from),
+        "dateTime" => crate::provision::pseudo::time_ms(value).map(Json::from),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Json::String(value.to_owned()))
+}
+
+/// The arguments a virtual parameter script receives, as GenieACS passes them: the declared
+/// timestamps and values, then the current ones (what the ACS holds of the parameter).
+pub(super) fn virtual_parameter_args(d: &Declaration, current: Option<&crate::provision::snapshot::Node>) -> Vec<Json> {
     let timestamps = json!({ "value": d.freshness.value, "path": d.freshness.path });
     let values = match &d.desired.value {
         Some((v, Some(ty))) => json!({ "value": [v, ty] }),
         Some((v, None)) => json!({ "value": [v] }),
         None => json!({}),
     };
-    vec![timestamps, values]
+    let (mut current_timestamps, mut current_values) = (json!({}), json!({}));
+    if let Some(node) = current {
+        if let Some(ts) = node.seen_ts {
+            current_timestamps["path"] = ts.into();
+        }
+        if let (Some((v, ty)), Some(ts)) = (&node.value, node.value_ts) {
+            current_timestamps["value"] = ts.into();
+            current_values["value"] = json!([typed(v, ty), ty]);
+        }
+        if let Some(w) = node.writable {
+            current_values["writable"] = w.into();
+        }
+    }
+    vec![timestamps, values, current_timestamps, current_values]
 }
 
 /// One script the session runs, with its last outcome.

@@ -478,3 +478,62 @@ fn extensions_run_out_of_process() {
     let s = cpe.session(&["2 PERIODIC"], &presets, &[("p", script)], NOW + 4000);
     assert!(faults(&s)[0].2.contains("not configured"), "{:?}", faults(&s));
 }
+
+#[test]
+fn virtual_parameter_scripts_get_genieacs_four_arguments() {
+    // args[1]: what is declared (a write); args[3]: what the ACS holds of the parameter.
+    let vp = r#"
+        if (args[1].value) {
+          declare("Device.DeviceInfo.ProvisioningCode", null, {value: args[1].value[0]});
+          return {writable: true, value: [args[1].value[0], "xsd:string"]};
+        }
+        const now = declare("Device.DeviceInfo.ProvisioningCode", {value: Date.now()}).value[0];
+        const was = args[3].value ? args[3].value[0] : "nothing";
+        return {writable: true, value: [now + " (was " + was + ", writable " + args[3].writable + ")", "xsd:string"]};
+    "#;
+    let mut cpe = Cpe::tr181();
+    let write = genieacs_preset(
+        "w",
+        json!({"configurations": [{"type": "value", "name": "VirtualParameters.code", "value": "Lab"}]}),
+    );
+    let s = cpe.session(&["2 PERIODIC"], &[write], &[("vp:code", vp)], NOW);
+    assert_eq!(faults(&s), []);
+    assert_eq!(cpe.value("Device.DeviceInfo.ProvisioningCode"), "Lab");
+    let read =
+        genieacs_preset("r", json!({"configurations": [{"type": "age", "name": "VirtualParameters.code", "age": 0}]}));
+    let s = cpe.session(&["2 PERIODIC"], &[read], &[("vp:code", vp)], NOW + 1000);
+    assert_eq!(faults(&s), []);
+    let stored = cpe.stored.iter().find(|p| p.path == "VirtualParameters.code").and_then(|p| p.value.clone());
+    assert_eq!(stored.as_deref(), Some("Lab (was Lab, writable true)"));
+}
+
+#[test]
+fn preconditions_are_read_and_presets_evaluated_again_as_in_genieacs() {
+    let mut cpe = Cpe::tr098();
+    // A parameter the ACS never read: it is read, then the preset applies in the same session.
+    let by_version = genieacs_preset(
+        "by-version",
+        json!({"precondition": "{\"InternetGatewayDevice.DeviceInfo.ProvisioningCode\": \"\"}",
+               "configurations": [{"type": "add_tag", "tag": "fresh"}]}),
+    );
+    // Applies once the tag above is there: GenieACS evaluates presets again in the session.
+    let chained = genieacs_preset(
+        "chained",
+        json!({"weight": 1, "precondition": "Tags.fresh IS NOT NULL",
+               "configurations": [{"type": "value", "name": "InternetGatewayDevice.DeviceInfo.ProvisioningCode", "value": "chained"}]}),
+    );
+    let never = genieacs_preset(
+        "never",
+        json!({"precondition": "InternetGatewayDevice.DeviceInfo.SoftwareVersion = \"9.9\"",
+               "configurations": [{"type": "add_tag", "tag": "never"}]}),
+    );
+    let presets = [by_version, chained, never];
+    let s = cpe.session(&["2 PERIODIC"], &presets, &[], NOW);
+    assert_eq!(faults(&s), []);
+    assert!(names_sent(&s).contains(&"InternetGatewayDevice.DeviceInfo.ProvisioningCode".to_string()));
+    assert_eq!(cpe.device.tags, ["fresh"]);
+    assert_eq!(cpe.value("InternetGatewayDevice.DeviceInfo.ProvisioningCode"), "chained");
+    // Known now, and no longer "": nothing to do.
+    let again = cpe.session(&["2 PERIODIC"], &presets, &[], NOW + 1000);
+    assert!(again.rpcs.is_empty(), "{:?}", again.messages);
+}
