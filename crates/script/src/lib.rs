@@ -60,9 +60,8 @@
 //! - `.size` is 0, not `undefined`, when nothing matches (`if (d.size)` works the same).
 //! - A run stops only where the script reads data the snapshot lacks, not at every
 //!   `commit()`: scripts run fewer times per session.
-//! - GenieACS passes virtual parameter scripts `args` of four elements (current timestamps and
-//!   values, declared timestamps and values); here `args` is exactly what the ACS puts in
-//!   [`Input::args`].
+//! - `args` is exactly what the ACS puts in [`Input::args`] (for virtual parameters the ACS
+//!   passes GenieACS's four elements).
 //! - `log()` output is bounded ([`Limits::log_bytes`]).
 //! - Built-ins are those of the language plus `Date`, `RegExp`, `JSON`, `Map`/`Set` and
 //!   `Promise`; there are no typed arrays, `Proxy`, `WeakRef`, timers or Node.js modules, and
