@@ -79,7 +79,7 @@ type Answer = Result<Json, ExtFault>;
 
 /// One extension module's process.
 struct Runner {
-    child: Mutex<Child>,
+    child: Arc<Mutex<Child>>,
     stdin: Mutex<ChildStdin>,
     pending: Arc<Mutex<HashMap<u64, Sender<Answer>>>>,
 }
@@ -221,6 +221,8 @@ impl Extensions {
         tracing::info!(extension = module, pid = child.id(), "extension started");
         let pending: Arc<Mutex<HashMap<u64, Sender<Answer>>>> = Arc::default();
         let answers = pending.clone();
+        let child = Arc::new(Mutex::new(child));
+        let process = child.clone();
         let name = module.to_owned();
         std::thread::Builder::new()
             .name(format!("ext-{module}"))
@@ -246,7 +248,13 @@ impl Extensions {
                     }
                 }
                 tracing::info!(extension = %name, "extension ended");
-                // Waiting calls fail now rather than at their time limit.
+                // A process that ended its output, or wrote a line too long, is done with:
+                // the next call starts another, and waiting calls fail now rather than at
+                // their time limit.
+                if let Ok(mut process) = process.lock() {
+                    let _ = process.kill();
+                    let _ = process.wait();
+                }
                 if let Ok(mut p) = answers.lock() {
                     p.clear();
                 }
@@ -262,7 +270,7 @@ impl Extensions {
                 }
             })
             .map_err(|e| ExtFault::ext(e.to_string()))?;
-        let runner = Arc::new(Runner { child: Mutex::new(child), stdin: Mutex::new(stdin), pending });
+        let runner = Arc::new(Runner { child, stdin: Mutex::new(stdin), pending });
         runners.insert(module.to_owned(), runner.clone());
         Ok(runner)
     }

@@ -428,6 +428,7 @@ fn extensions_run_out_of_process() {
         };
         exports.fails = (args, callback) => callback(new TypeError("no such user"));
         exports.hangs = () => {};
+        exports.huge = (args, callback) => callback(null, "x".repeat(2 << 20));
         "#,
     )
     .unwrap();
@@ -463,6 +464,8 @@ fn extensions_run_out_of_process() {
         ("fails", "ext.TypeError", "no such user"),
         ("hangs", "timeout", "timed out"),
         ("missing", "ext", "No such function"),
+        // An answer beyond the 1 MiB bound ends the process.
+        ("huge", "ext", "ended"),
     ] {
         let failing = format!(r#"ext("creds", "{function}");"#);
         let s = cpe.session_ext(&["2 PERIODIC"], &presets, &[("p", &failing)], NOW + 2000, Some(&extensions));
@@ -471,6 +474,11 @@ fn extensions_run_out_of_process() {
         assert_eq!(f[0].1, code, "{function}: {f:?}");
         assert!(f[0].2.contains(needle), "{function}: {f:?}");
     }
+    // The next call starts a new process.
+    let s = cpe.session_ext(&["2 PERIODIC"], &presets, &[("p", script)], NOW + 2500, Some(&extensions));
+    assert_eq!(faults(&s), []);
+    let code = cpe.value("Device.DeviceInfo.ProvisioningCode");
+    assert!(code.starts_with("u-S1/1/"), "{code}");
     // A module outside the directory is refused; without extensions configured, ext() fails.
     let outside = r#"ext("../creds", "get", "x");"#;
     let s = cpe.session_ext(&["2 PERIODIC"], &presets, &[("p", outside)], NOW + 3000, Some(&extensions));
