@@ -259,18 +259,17 @@ pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
                 }
                 continue;
             }
-            Some(Pseudo::Reboot | Pseudo::FactoryReset) => {
-                if let Some(op) = reboot(decl, snapshot) {
-                    pseudo_ops.push(Action::Pseudo { channel: decl.channel.clone(), op });
+            Some(kind @ (Pseudo::Reboot | Pseudo::FactoryReset | Pseudo::Downloads)) => {
+                let ops = match kind {
+                    Pseudo::Downloads => downloads(decl, snapshot),
+                    _ => reboot(decl, snapshot).into_iter().collect(),
+                };
+                for op in ops {
+                    // Once, whichever channels ask for it: the next round sees it done.
+                    if !pseudo_ops.iter().any(|a| matches!(a, Action::Pseudo { op: o, .. } if *o == op)) {
+                        pseudo_ops.push(Action::Pseudo { channel: decl.channel.clone(), op });
+                    }
                 }
-                continue;
-            }
-            Some(Pseudo::Downloads) => {
-                pseudo_ops.extend(
-                    downloads(decl, snapshot)
-                        .into_iter()
-                        .map(|op| Action::Pseudo { channel: decl.channel.clone(), op }),
-                );
                 continue;
             }
             // DeviceID and Events are read-only and always known; virtual parameters are
@@ -492,7 +491,8 @@ fn downloads(decl: &Declaration, snapshot: &Snapshot) -> Vec<PseudoOp> {
                     }
                     _ => Vec::new(),
                 };
-                ops.extend((instances.len()..min as usize).map(|_| PseudoOp::AddDownload { fields: fields.clone() }));
+                // One at a time: the next round counts again.
+                ops.push(PseudoOp::AddDownload { fields });
             } else if instances.len() > max as usize {
                 let mut doomed = instances.clone();
                 doomed.sort_by_key(|p| instance_number(p));

@@ -545,3 +545,20 @@ fn preconditions_are_read_and_presets_evaluated_again_as_in_genieacs() {
     let again = cpe.session(&["2 PERIODIC"], &presets, &[], NOW + 1000);
     assert!(again.rpcs.is_empty(), "{:?}", again.messages);
 }
+
+#[test]
+fn a_reboot_or_download_asked_by_several_channels_happens_once() {
+    let script = r#"
+        declare("Reboot", null, {value: Date.now()});
+        const alias = "Downloads.[FileType:1 Firmware Upgrade Image,FileName:fw-2.bin]";
+        declare(alias, {path: 1}, {path: 1});
+        declare(alias + ".Download", {value: 1}, {value: Date.now()});
+    "#;
+    let mut cpe = Cpe::tr181();
+    let mut second = provision("p", "other");
+    second.name = "q".into();
+    let s = cpe.session(&["2 PERIODIC"], &[provision("p", "p"), second], &[("p", script)], NOW);
+    assert_eq!(faults(&s), []);
+    assert_eq!(cpe.tasks.len(), 2, "{:?}", cpe.tasks);
+    assert_eq!(cpe.stored.iter().filter(|p| p.path.ends_with(".FileName")).count(), 1);
+}
