@@ -89,7 +89,7 @@ fn presets() -> Vec<Preset> {
             channel: format!("c{}", i % 7),
             weight: i,
             precondition,
-            events: vec![],
+            events: Default::default(),
             schedule: None,
             configurations,
         });

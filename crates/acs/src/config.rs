@@ -176,6 +176,8 @@ pub struct AcsConfig {
     pub trusted_proxies: TrustedProxies,
     /// The header the trusted proxies write: `x-forwarded-for` (default) or `forwarded`.
     pub forwarded_header: ForwardedHeader,
+    /// GenieACS extensions for provision scripts' `ext()` (run with Node.js; off by default).
+    pub extensions: Option<crate::provision::ext::ExtensionsConfig>,
 }
 
 impl Default for AcsConfig {
@@ -205,6 +207,7 @@ impl Default for AcsConfig {
             api_tls: ApiTls::Off,
             trusted_proxies: TrustedProxies::default(),
             forwarded_header: ForwardedHeader::default(),
+            extensions: None,
         }
     }
 }

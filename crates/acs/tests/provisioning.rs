@@ -6,7 +6,7 @@ mod common;
 
 use api_support::Acs;
 use common::{TestCpe, inform};
-use cwmp_model::{Device as ModelDevice, Template, tr181};
+use cwmp_model::{Device as ModelDevice, Template, tr098, tr181};
 use cwmp_wire::{Envelope, Fault, Message, Namespace};
 use hyper::Method;
 use serde_json::json;
@@ -34,15 +34,27 @@ fn no_enrolment(c: &mut cwmp_acs::config::AcsConfig) {
 
 /// One session: Inform, then answer every request until 204. Returns the methods asked.
 async fn session(acs: &Acs, cpe: &mut ModelDevice, serial: &str) -> Vec<String> {
+    let informed = [("Device.DeviceInfo.SoftwareVersion", "1.0")];
+    session_as(acs, cpe, serial, &["2 PERIODIC"], &informed).await.into_iter().map(|m| m.name().to_owned()).collect()
+}
+
+/// The same with the Inform's events and parameters; returns the requests.
+async fn session_as(
+    acs: &Acs,
+    cpe: &mut ModelDevice,
+    serial: &str,
+    events: &[&str],
+    informed: &[(&str, &str)],
+) -> Vec<Message> {
     let mut http = TestCpe::connect(acs.running.cwmp_addr).await;
-    let reply =
-        http.post(&inform(serial, &[("2 PERIODIC", "")], &[("Device.DeviceInfo.SoftwareVersion", "1.0")])).await;
+    let events: Vec<(&str, &str)> = events.iter().map(|e| (*e, "")).collect();
+    let reply = http.post(&inform(serial, &events, informed)).await;
     assert_eq!(reply.status, 200);
     let mut asked = Vec::new();
     let mut reply = http.post_empty().await;
     while reply.status == 200 {
         let request = reply.envelope();
-        asked.push(request.message.name().to_owned());
+        asked.push(request.message.clone());
         let message = match answer(cpe, &request.message) {
             Ok(m) => m,
             Err(f) => Message::Fault(f),
@@ -54,6 +66,133 @@ async fn session(acs: &Acs, cpe: &mut ModelDevice, serial: &str) -> Vec<String> 
     }
     assert_eq!(reply.status, 204, "{}", String::from_utf8_lossy(&reply.body));
     asked
+}
+
+/// Parameter names a request asks the device about.
+fn names(request: &Message) -> Vec<String> {
+    match request {
+        Message::GetParameterNames(r) => vec![r.parameter_path.clone()],
+        Message::GetParameterValues(r) => r.parameter_names.clone(),
+        Message::SetParameterValues(r) => r.parameter_list.iter().map(|p| p.name.clone()).collect(),
+        Message::AddObject(r) => vec![r.object_name.clone()],
+        Message::DeleteObject(r) => vec![r.object_name.clone()],
+        _ => vec![],
+    }
+}
+
+fn value_of(cpe: &mut ModelDevice, path: &str) -> String {
+    let request = cwmp_wire::rpc::GetParameterValues { parameter_names: vec![path.into()] };
+    cpe.get_parameter_values(&request).unwrap().parameter_list[0].value.text.clone()
+}
+
+/// GenieACS's first-run seeds as an operator moving from GenieACS puts them: provisions of
+/// our own that use its API the same way, presets in its JSON, through the API; then a
+/// TR-181 and a TR-098 device bootstrap, with no channel fault and nothing asked of the
+/// device about pseudo-parameters or the data model it does not have.
+#[tokio::test]
+async fn genieacs_seeds_through_the_api_on_both_data_models() {
+    let acs = Acs::start_with(no_enrolment).await;
+    let auth = format!("Bearer {}", acs.token);
+    for (name, source) in [
+        ("bootstrap", include_str!("genieacs-seeds/bootstrap.js")),
+        ("default", include_str!("genieacs-seeds/default.js")),
+        ("inform", include_str!("genieacs-seeds/inform.js")),
+    ] {
+        let r = api_support::http(
+            acs.api(),
+            Method::PUT,
+            &format!("/provisions/{name}"),
+            &[("authorization", &auth)],
+            source,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{name}");
+    }
+    for (name, events) in [("bootstrap", json!({"0 BOOTSTRAP": true})), ("default", json!({})), ("inform", json!({}))] {
+        let preset = json!({"_id": name, "weight": 0, "channel": name, "events": events,
+            "configurations": [{"type": "provision", "name": name, "args": null}]});
+        let r = acs.call(Method::PUT, &format!("/presets/{name}"), Some(preset)).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    for (serial, root, template) in [("G181", "Device.", tr181()), ("G098", "InternetGatewayDevice.", tr098())] {
+        let mut cpe = ModelDevice::new(Template::new(template));
+        let informed = [(format!("{root}DeviceInfo.SoftwareVersion"), "1.0".to_string())];
+        let informed: Vec<(&str, &str)> = informed.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let asked = session_as(&acs, &mut cpe, serial, &["0 BOOTSTRAP", "1 BOOT"], &informed).await;
+        for name in asked.iter().flat_map(names) {
+            assert!(name.is_empty() || name.starts_with(root), "{serial} was asked about {name:?}");
+        }
+        let key = format!("00D09E-Box-{serial}");
+        let faults = acs.get(&format!("/provisioning/faults?device={key}")).await.json();
+        assert_eq!(faults, json!([]), "{serial}");
+        assert_eq!(value_of(&mut cpe, &format!("{root}ManagementServer.ConnectionRequestUsername")), key);
+        assert_eq!(value_of(&mut cpe, &format!("{root}ManagementServer.PeriodicInformInterval")), "300");
+        // The ACS wakes the device with the credentials the script gave it.
+        let device = acs.get(&format!("/devices/{key}")).await.json();
+        assert_eq!(device["connectionRequest"]["username"], json!(key), "{device}");
+        // Converged: the next session asks nothing.
+        let again = session_as(&acs, &mut cpe, serial, &["2 PERIODIC"], &informed).await;
+        assert!(again.is_empty(), "{serial}: {again:?}");
+    }
+    // Pseudo-parameters in projections.
+    let devices = acs
+        .get("/devices?fields=DeviceID.ID,DeviceID.SerialNumber,Events.Inform,Events.0_BOOTSTRAP,Tags.&sort=id")
+        .await
+        .json();
+    let first = &devices[0]["parameters"];
+    assert_eq!(first["DeviceID.ID"], "00D09E-Box-G098", "{devices}");
+    assert_eq!(first["DeviceID.SerialNumber"], "G098");
+    assert!(first["Events.Inform"].as_str().is_some_and(|t| t.ends_with('Z')), "{devices}");
+    assert!(first["Events.0_BOOTSTRAP"].is_string(), "{devices}");
+}
+
+/// GenieACS's preset forms, and what cannot be carried over, through the API.
+#[tokio::test]
+async fn genieacs_presets_through_the_api() {
+    let acs = Acs::start().await;
+    // The example of GenieACS's API reference.
+    let documented = json!({"weight": 0, "precondition": "{\"_tags\": \"test\"}", "configurations": [
+        {"type": "value", "name": "InternetGatewayDevice.ManagementServer.PeriodicInformInterval", "value": "300"},
+        {"type": "age", "name": "InternetGatewayDevice.DeviceInfo.SoftwareVersion", "age": "86400"}]});
+    let r = acs.call(Method::PUT, "/presets/inform", Some(documented)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let stored = acs.get("/presets/inform").await.json();
+    assert_eq!(stored["precondition"], "Tags.test IS NOT NULL");
+    assert_eq!(stored["channel"], "default");
+    assert_eq!(stored["configurations"][0]["path"], "InternetGatewayDevice.ManagementServer.PeriodicInformInterval");
+    assert_eq!(
+        stored["configurations"][1],
+        json!({"type": "refresh", "path": "InternetGatewayDevice.DeviceInfo.SoftwareVersion", "age": 86400})
+    );
+    let scheduled = json!({"weight": "5", "channel": "night", "events": {"2 PERIODIC": true, "1 BOOT": false},
+        "schedule": "7200 0 1 * * *", "precondition": "DeviceID.ProductClass = \"Box\" AND Tags.lab IS NULL",
+        "configurations": [{"type": "provision", "name": "refresh", "args": ["InternetGatewayDevice.DeviceInfo.", 3600]}]});
+    let r = acs.call(Method::PUT, "/presets/night", Some(scheduled)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let stored = acs.get("/presets/night").await.json();
+    assert_eq!(stored["events"], json!({"1 BOOT": false, "2 PERIODIC": true}));
+    assert_eq!(stored["schedule"], "7200 0 1 * * *");
+    assert_eq!(stored["weight"], 5);
+    for (body, reason) in [
+        (
+            json!({"configurations": [{"type": "add_object", "name": "InternetGatewayDevice.X", "object": "o"}]}),
+            "`objects` collection",
+        ),
+        (json!({"precondition": "{\"_tags\": {\"$regex\": \"^t\"}}"}), "operator $regex cannot be translated"),
+        (json!({"schedule": "3600 0 25 * * *"}), "hour field"),
+        (
+            json!({"configurations": [{"type": "provision", "name": "refresh", "args": []}]}),
+            "built-in provision refresh: argument 1 must be a path",
+        ),
+        (
+            json!({"configurations": [{"type": "provision", "name": "instances", "args": ["A.*", "+1"]}]}),
+            "relative counts",
+        ),
+    ] {
+        let r = acs.call(Method::PUT, "/presets/bad", Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert!(r.error().contains(reason), "{body}: {}", r.error());
+    }
 }
 
 #[tokio::test]

@@ -541,7 +541,7 @@ fn preset(name: &str, value: &str) -> Preset {
         channel: "default".into(),
         weight: 1,
         precondition: String::new(),
-        events: vec!["1 BOOT".into()],
+        events: cwmp_acs::provision::preset::Events::OneOf(vec!["1 BOOT".into()]),
         schedule: None,
         configurations: vec![Configuration::Value {
             path: "Device.ManagementServer.PeriodicInformInterval".into(),

@@ -119,7 +119,7 @@ fn main() {
         name: "bench.js",
         args: &args,
         now: 1_714_566_896_789,
-        seed: 42,
+        device_id: "00D09E-HG-42",
         data: &data,
         limits: &limits,
     };

@@ -22,6 +22,15 @@ pub trait ScriptData {
     /// after that timestamp, and that declared values are applied. Returning `true` always
     /// makes the script run to its end against the snapshot as it is.
     fn satisfies(&self, declaration: &Declaration) -> bool;
+
+    /// The result of an extension call made earlier in the session (`ext(file, function,
+    /// ...args)`, every argument as text, as GenieACS passes them), or `None` when it has not
+    /// run yet: the run then stops there with [`Output::extension_call`](crate::Output::extension_call)
+    /// set. The sandbox never runs extensions itself.
+    fn extension(&self, call: &[String]) -> Option<serde_json::Value> {
+        let _ = call;
+        None
+    }
 }
 
 /// One node of the device's tree, with the attributes the ACS knows.

@@ -140,20 +140,42 @@ pub(crate) fn declaration<'js>(
     Ok(Declaration { path, timestamps, values, batch })
 }
 
-/// Converts the arguments of `clear(path, timestamp)`.
+/// One `clear(path, timestamp, attrTimestamps)` call: the ACS forgets what it knows at and
+/// below `path` (its existence, and so everything about it) that was learnt before
+/// `timestamp`, and, for the nodes at `path` itself, each attribute named in `attributes`
+/// that was read before the time given for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Clear {
+    pub path: String,
+    /// 0 when the script gave none (only `attributes` then apply).
+    pub timestamp: i64,
+    pub attributes: Option<AttrTimestamps>,
+}
+
+/// Converts the arguments of `clear(path, timestamp, attrTimestamps)`.
 pub(crate) fn clear<'js>(
     ctx: &Ctx<'js>,
     date: &Value<'js>,
     path: &Value<'js>,
     timestamp: &Value<'js>,
     attributes: &Value<'js>,
-) -> Result<(String, i64), ArgError> {
+) -> Result<Clear, ArgError> {
     let path = path_argument(path, "clear")?;
-    if !attributes.is_undefined() {
-        return Err(format!("clear({path:?}): the attribute list argument is not supported").into());
+    let prefix = format!("clear({path:?}): ");
+    let timestamp = if timestamp.is_undefined() || timestamp.is_null() {
+        0
+    } else {
+        timestamp_of(ctx, date, timestamp).map_err(|e| e.within(format!("{prefix}timestamp ")))?
+    };
+    let attributes = if attributes.is_undefined() || attributes.is_null() {
+        None
+    } else {
+        Some(attr_timestamps(ctx, date, attributes).map_err(|e| e.within(&prefix))?)
+    };
+    if timestamp == 0 && attributes.is_none() {
+        return Err(format!("{prefix}give a timestamp, attribute timestamps or both").into());
     }
-    let timestamp = timestamp_of(ctx, date, timestamp).map_err(|e| e.within(format!("clear({path:?}): timestamp ")))?;
-    Ok((path, timestamp))
+    Ok(Clear { path, timestamp, attributes })
 }
 
 /// The path argument of `function` (`declare` or `clear`).

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use rquickjs::{Array, Ctx, Exception, Function, Object, Value};
 
+use crate::cron::Cron;
+
 use crate::declaration::{self, ArgError};
 use crate::seed::Random;
 use crate::{Limits, Node, Output, ScriptData, ScriptError};
@@ -58,7 +60,6 @@ pub(crate) struct Host {
     /// reference, even if QuickJS keeps a function object alive longer.
     data: Option<DataRef>,
     flags: Rc<Flags>,
-    seed: u64,
     random: Random,
     memory_bytes: usize,
     log_limit: usize,
@@ -71,7 +72,7 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    pub(crate) fn new(data: &dyn ScriptData, flags: Rc<Flags>, seed: u64, limits: &Limits) -> Host {
+    pub(crate) fn new(data: &dyn ScriptData, flags: Rc<Flags>, device_id: &str, limits: &Limits) -> Host {
         let data: *const (dyn ScriptData + '_) = data;
         // SAFETY: only the lifetime is changed. The pointer is dereferenced only while
         // `self.data` is `Some`, and `Sandbox::run` calls `detach` (through a drop guard)
@@ -80,8 +81,7 @@ impl Host {
         Host {
             data: Some(DataRef(data)),
             flags,
-            seed,
-            random: Random::new(seed),
+            random: Random::new(device_id),
             memory_bytes: limits.memory_bytes,
             log_limit: limits.log_bytes,
             log_bytes: 0,
@@ -231,7 +231,7 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
         }
         match converted {
             Ok(c) => {
-                if !host.charge(c.0.len() + CLEAR_OVERHEAD) {
+                if !host.charge(c.path.len() + CLEAR_OVERHEAD) {
                     return Err(stop(&ctx));
                 }
                 host.output.clears.push(c);
@@ -272,15 +272,45 @@ pub(crate) fn natives<'js>(ctx: &Ctx<'js>, host: &Rc<RefCell<Host>>) -> rquickjs
     natives
         .set("random", Function::new(ctx.clone(), move || h.borrow_mut().random.next_f64())?.with_name("random")?)?;
     let h = host.clone();
-    let seed = move |text: String| h.borrow_mut().random.reseed(&text);
+    let seed = move |text: String| h.borrow_mut().random = Random::new(&text);
     natives.set("seed", Function::new(ctx.clone(), seed)?.with_name("seed")?)?;
+
     let h = host.clone();
-    let seed_combine = move |text: String| {
+    let ext = move |ctx: Ctx<'js>, call: Vec<String>| -> rquickjs::Result<Value<'js>> {
         let mut host = h.borrow_mut();
-        let device = host.seed;
-        host.random.reseed_combined(device, &text);
+        if host.stopped() {
+            return Err(stop(&ctx));
+        }
+        if !host.charge(call.iter().map(|a| a.len() + 24).sum()) {
+            return Err(stop(&ctx));
+        }
+        let Some(data) = host.data() else {
+            return Err(Exception::throw_internal(&ctx, "the device data is gone"));
+        };
+        match data.extension(&call) {
+            Some(result) => {
+                drop(host);
+                let text =
+                    serde_json::to_string(&result).map_err(|e| Exception::throw_internal(&ctx, &e.to_string()))?;
+                ctx.json_parse(text)
+            }
+            None => {
+                // Like a read the snapshot cannot answer: the ACS runs the extension and
+                // runs the script again.
+                host.output.extension_call = Some(call);
+                host.flags.abort.set(true);
+                Err(stop(&ctx))
+            }
+        }
     };
-    natives.set("seedCombine", Function::new(ctx.clone(), seed_combine)?.with_name("seedCombine")?)?;
+    natives.set("ext", Function::new(ctx.clone(), ext)?)?;
+
+    let cron_prev = |ctx: Ctx<'js>, expression: String, at: f64| -> rquickjs::Result<Option<f64>> {
+        let cron = Cron::parse(&expression)
+            .map_err(|e| Exception::throw_message(&ctx, &format!("Date.now({expression:?}): {e}")))?;
+        Ok(cron.prev(at as i64).map(|ms| ms as f64))
+    };
+    natives.set("cronPrev", Function::new(ctx.clone(), cron_prev)?)?;
 
     Ok(natives)
 }

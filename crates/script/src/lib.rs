@@ -1,7 +1,7 @@
 //! Sandbox for GenieACS-style provision and virtual parameter scripts.
 //!
 //! The ACS's provisioning planner calls [`run`] with a script, its arguments, the session's
-//! clock, a per-device seed and the ACS's snapshot of the device ([`ScriptData`]); it gets back
+//! clock, the device id and the ACS's snapshot of the device ([`ScriptData`]); it gets back
 //! what the script declared ([`Output`]) or why it failed ([`ScriptError`]). Scripts are
 //! JavaScript (ES2023, [QuickJS](https://github.com/quickjs-ng/quickjs) through `rquickjs`),
 //! run synchronously, with no I/O, in strict mode, under [`Limits`] of memory, stack and time.
@@ -11,14 +11,15 @@
 //! | JavaScript | What it does here |
 //! | --- | --- |
 //! | `declare(path, attrTimestamps, attrValues)` | Records a [`Declaration`] and returns a result over the nodes that match `path` now: `.value` (`[value, type]` of the first match), `.path`, `.size` (number of matches), `.object`, `.writable`, `.notification`, `.accessList`, and iteration (`for (const p of declare(...))`) over per-match objects with the same fields |
-//! | `clear(path, timestamp)` | Records a clear: the ACS forgets what it knows under `path` that is older than `timestamp` |
+//! | `clear(path, timestamp[, attrTimestamps])` | Records a [`Clear`]: the ACS forgets the nodes at and under `path` it learnt of before `timestamp`, and the attributes of the nodes at `path` older than given in `attrTimestamps` |
 //! | `commit()` | Starts a new batch: later declarations get the next [`Declaration::batch`], and the planner applies batches in order |
 //! | `log(...values)` | Strings as they are, other values as JSON, joined by spaces, into [`Output::logs`] |
 //! | `args` | The preset's arguments (virtual parameters: whatever the ACS passes, see below) |
 //! | `Date.now()`, `new Date()` | The session's time ([`Input::now`]), the same for the whole session |
-//! | `Date.now(interval[, variance])` | Start of the current interval, shifted per device: `now - ((now + offset) % interval)` with `offset = h % variance`, `variance` defaulting to `interval` and `h` a 32-bit number derived from [`Input::seed`]. `Date.now(3600000)` changes once an hour, at a different minute for each device |
-//! | `Math.random()` | A SplitMix64 sequence from [`Input::seed`], restarted on every run: re-runs in a session see the same numbers, other devices others. `Math.random.seed(v)` and `Math.random.seedCombine(v)` reseed as in GenieACS |
-//! | `ext(...)` | Throws: external scripts need I/O, which the sandbox does not have |
+//! | `Date.now(interval[, variance])` | Start of the current interval, shifted per device: `now - ((now + offset) % interval)` with `offset = h % variance`, `variance` defaulting to `interval` and `h` GenieACS's number for the device: the four little-endian words of MD5([`Input::device_id`]) XORed. `Date.now(3600000)` changes once an hour, at a different minute for each device, the same minute as under GenieACS |
+//! | `Date.now("cron"[, variance])` | The last time the [`cron`] expression matched (UTC, whole seconds), shifted back by `h % variance` when a variance is given; 0 if it never matched in 28 years |
+//! | `Math.random()` | The `seedrandom` library's ARC4 generator seeded with [`Input::device_id`], restarted on every run: the same numbers as GenieACS for the device, on every run. `Math.random.seed(v)` restarts it from `v` |
+//! | `ext(file, function, ...args)` | The result of a GenieACS extension, which the ACS runs out of process ([`ScriptData::extension`]); the sandbox itself does no I/O |
 //!
 //! A script may end with `return value;`: the value, as JSON, is [`Output::result`]. Virtual
 //! parameter scripts return `{writable: bool, value: [v, type]}` this way.
@@ -53,15 +54,14 @@
 //!
 //! # Differences from GenieACS
 //!
-//! - `ext()` is not available (no I/O); `Date.now(cron)` is not supported; `clear()` takes no
-//!   attribute list.
+//! - `ext()` results come from the ACS ([`ScriptData::extension`]); a run needing one it
+//!   does not have stops, like a read the snapshot cannot answer.
 //! - Invalid `declare()` arguments are errors, not silently ignored.
 //! - `.size` is 0, not `undefined`, when nothing matches (`if (d.size)` works the same).
 //! - A run stops only where the script reads data the snapshot lacks, not at every
 //!   `commit()`: scripts run fewer times per session.
-//! - GenieACS passes virtual parameter scripts `args` of four elements (current timestamps and
-//!   values, declared timestamps and values); here `args` is exactly what the ACS puts in
-//!   [`Input::args`].
+//! - `args` is exactly what the ACS puts in [`Input::args`] (for virtual parameters the ACS
+//!   passes GenieACS's four elements).
 //! - `log()` output is bounded ([`Limits::log_bytes`]).
 //! - Built-ins are those of the language plus `Date`, `RegExp`, `JSON`, `Map`/`Set` and
 //!   `Promise`; there are no typed arrays, `Proxy`, `WeakRef`, timers or Node.js modules, and
@@ -79,6 +79,7 @@
 //! (`tokio::task::spawn_blocking`), whose stack must hold [`Limits::stack_bytes`] plus the
 //! host's frames (the 2 MiB of tokio's blocking threads are enough for the default limits).
 
+pub mod cron;
 mod data;
 mod declaration;
 mod host;
@@ -92,10 +93,12 @@ mod value;
 use std::cell::RefCell;
 
 pub use data::{Node, ScriptData};
-pub use declaration::{AttrTimestamps, AttrValues, Declaration};
+pub use declaration::{AttrTimestamps, AttrValues, Clear, Declaration};
 pub use limits::Limits;
 pub use output::{Output, ScriptError};
 pub use sandbox::Sandbox;
+pub use seed::device_offset_base;
+pub use value::date_time_ms;
 
 /// One run's inputs.
 #[derive(Clone, Copy)]
@@ -108,9 +111,9 @@ pub struct Input<'a> {
     pub args: &'a [serde_json::Value],
     /// The session's time, ms since the epoch: `Date.now()` for the whole session.
     pub now: i64,
-    /// Per-device seed (e.g. a hash of the device id) for `Math.random()` and the offset of
-    /// `Date.now(interval)`.
-    pub seed: u64,
+    /// The device id (`OUI-ProductClass-SerialNumber`), which seeds `Math.random()` and the
+    /// offset of `Date.now(interval)` as GenieACS seeds them.
+    pub device_id: &'a str,
     /// The ACS's snapshot of the device.
     pub data: &'a dyn ScriptData,
     /// Limits of this run.

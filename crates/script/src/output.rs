@@ -1,14 +1,14 @@
 //! What one run of a script produced, or why it failed.
 
-use crate::Declaration;
+use crate::{Clear, Declaration};
 
 /// The result of one run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
     /// Every `declare()` call, in call order (also those whose result was never read).
     pub declarations: Vec<Declaration>,
-    /// Every `clear(path, timestamp)` call, in call order.
-    pub clears: Vec<(String, i64)>,
+    /// Every `clear()` call, in call order.
+    pub clears: Vec<Clear>,
     /// `log()` messages of this run, bounded by [`Limits::log_bytes`](crate::Limits::log_bytes).
     pub logs: Vec<String>,
     /// Number of `commit()` calls.
@@ -24,6 +24,10 @@ pub struct Output {
     /// `declarations` then holds what was declared up to there and `result` is `None`.
     /// `None` when the script ran to its end.
     pub suspended_at: Option<usize>,
+    /// `Some(call)` when the run stopped at an `ext(file, function, ...args)` (every argument
+    /// as text) whose result [`ScriptData::extension`](crate::ScriptData::extension) does not
+    /// have yet: the ACS runs the extension, then the script again. `result` is `None`.
+    pub extension_call: Option<Vec<String>>,
 }
 
 /// Why a run failed. Each is a fault of the provision; the ACS process is unaffected.

@@ -9,6 +9,9 @@
   const hostClear = host.clear;
   const hostCommit = host.commit;
   const hostLog = host.log;
+  const hostExt = host.ext;
+  const hostCronPrev = host.cronPrev;
+  const JSString = String;
 
   // The result of declare(): attributes of the first match, `size`, and iteration over all
   // matches. Nothing is read from the device data until the script looks.
@@ -76,8 +79,10 @@
   define("log", function log(...parts) {
     hostLog(parts.map(show).join(" "));
   });
-  define("ext", function ext() {
-    throw new Error("ext() is not available: scripts cannot reach external systems in this ACS");
+  // ext(file, function, ...args): GenieACS extensions, which the ACS runs out of process.
+  // Every argument is passed as text; a result not known yet stops the run (see data.rs).
+  define("ext", function ext(...a) {
+    return hostExt(a.map((v) => JSString(v)));
   });
   globalThis.args = args;
 
@@ -95,12 +100,17 @@
   // offsetBase % variance (variance defaults to the interval) so a fleet spreads out.
   SandboxDate.now = function now_(interval, variance) {
     if (interval === undefined || interval === null) return now;
-    if (typeof interval === "string") throw new Error("Date.now(cron) is not supported; use Date.now(interval)");
+    if (variance !== undefined && variance !== null && (typeof variance !== "number" || !(variance >= 0) || !isFinite(variance)))
+      throw new RangeError("Date.now(interval, variance): the variance must be a non-negative number");
+    if (typeof interval === "string") {
+      // The last time the cron expression matched; only an explicit variance shifts it.
+      const offset = variance ? offsetBase % variance : 0;
+      const prev = hostCronPrev(interval, now + offset);
+      return prev === null || prev === undefined ? 0 : prev - offset;
+    }
     if (typeof interval !== "number" || !(interval > 0) || !isFinite(interval))
       throw new RangeError("Date.now(interval): the interval must be a positive number of milliseconds");
     if (variance === undefined || variance === null) variance = interval;
-    if (typeof variance !== "number" || !(variance >= 0) || !isFinite(variance))
-      throw new RangeError("Date.now(interval, variance): the variance must be a non-negative number");
     const offset = variance > 0 ? offsetBase % variance : 0;
     const phase = (now + offset) % interval;
     return now - (phase < 0 ? phase + interval : phase);
@@ -109,13 +119,23 @@
   globalThis.Date = SandboxDate;
 
   const hostSeed = host.seed;
-  const hostSeedCombine = host.seedCombine;
   Math.random = host.random;
-  // GenieACS's reseeding: seed(v) replaces the seed, seedCombine(v) mixes v into the device's.
+  // Math.random.seed(v) restarts the sequence from v, keyed as seedrandom keys it: a string
+  // as it is, other values flattened (objects to three levels) and turned to text.
+  function flatten(v, depth) {
+    const parts = [];
+    if (depth && typeof v === "object" && v !== null) {
+      for (const k in v) {
+        try {
+          parts.push(flatten(v[k], depth - 1));
+        } catch (e) {
+          // seedrandom skips what it cannot read
+        }
+      }
+    }
+    return parts.length ? parts : typeof v === "string" ? v : v + "\0";
+  }
   Math.random.seed = function seed(v) {
-    hostSeed(String(v));
-  };
-  Math.random.seedCombine = function seedCombine(v) {
-    hostSeedCombine(String(v));
+    hostSeed(JSString(flatten(v, 3)));
   };
 })

@@ -123,7 +123,7 @@ impl Engine {
         self.flags.abort.set(false);
         self.budget.start(limits.memory_bytes);
 
-        let host = Rc::new(RefCell::new(Host::new(input.data, self.flags.clone(), input.seed, limits)));
+        let host = Rc::new(RefCell::new(Host::new(input.data, self.flags.clone(), input.device_id, limits)));
         // Whatever happens below, the natives lose access to the caller's data before we return.
         let _detach = Detach(&host);
 
@@ -152,7 +152,7 @@ impl Engine {
         if let Some(failure) = host.failure.take() {
             return Err(failure);
         }
-        if host.output.suspended_at.is_some() {
+        if host.output.suspended_at.is_some() || host.output.extension_call.is_some() {
             let mut output = std::mem::take(&mut host.output);
             output.result = None;
             return Ok(output);
@@ -179,7 +179,7 @@ impl Engine {
         let prelude = unsafe { Module::load(ctx.clone(), &self.prelude) }.catch(ctx).map_err(classify)?;
         let prelude: Function = default_export(ctx, prelude).map_err(classify)?;
         prelude
-            .call::<_, ()>((natives, input.now as f64, f64::from(device_offset_base(input.seed)), args))
+            .call::<_, ()>((natives, input.now as f64, f64::from(device_offset_base(input.device_id)), args))
             .catch(ctx)
             .map_err(classify)?;
 

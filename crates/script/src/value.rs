@@ -27,9 +27,10 @@ pub(crate) fn typed<'js>(ctx: &Ctx<'js>, text: &str, kind: &str) -> rquickjs::Re
     }
 }
 
-/// A TR-069 dateTime in ms since the epoch. Untimezoned values are read as UTC; times since
-/// boot count from the Unknown Time, as a JavaScript `Date.parse` of them would.
-fn date_time_ms(text: &str) -> Option<i64> {
+/// A TR-069 dateTime in ms since the epoch, as scripts see it. Untimezoned values are read as
+/// UTC; times since boot count from the Unknown Time, as a JavaScript `Date.parse` of them
+/// would.
+pub fn date_time_ms(text: &str) -> Option<i64> {
     Some(match DateTime::parse(text).ok()? {
         DateTime::Unknown => UNKNOWN_TIME_MS,
         DateTime::SinceBoot(d) => UNKNOWN_TIME_MS + i64::try_from(d.as_millis()).ok()?,

@@ -2,7 +2,7 @@
 
 mod support;
 
-use cwmp_script::{AttrTimestamps, AttrValues, Declaration, ScriptError};
+use cwmp_script::{AttrTimestamps, AttrValues, Declaration, ScriptData, ScriptError};
 use serde_json::json;
 use support::*;
 
@@ -119,7 +119,9 @@ fn invalid_declarations_are_reported() {
         (r#"declare("A", null, {object: true})"#, "read-only"),
         (r#"clear(5, 1)"#, "clear(): the path must be a string"),
         (r#"clear("A", "x")"#, "must be a number or a Date"),
-        (r#"clear("A", 1, ["value"])"#, "attribute list"),
+        (r#"clear("A", 1, ["value"])"#, "attrTimestamps must be an object"),
+        (r#"clear("A", 1, {size: 1})"#, "unknown attribute \"size\""),
+        (r#"clear("A")"#, "give a timestamp"),
     ] {
         let message = invalid(script);
         assert!(message.contains(needle), "{script}: {message:?} lacks {needle:?}");
@@ -141,10 +143,18 @@ fn commit_numbers_batches() {
 }
 
 #[test]
-fn clear_records_path_and_timestamp() {
-    let out =
-        run(r#"clear("Device", Date.now()); clear("InternetGatewayDevice", new Date(5)); clear("X", 1.9);"#).unwrap();
-    assert_eq!(out.clears, [("Device".into(), NOW), ("InternetGatewayDevice".into(), 5), ("X".into(), 1)]);
+fn clear_records_path_timestamp_and_attributes() {
+    let out = run(r#"clear("Device", Date.now()); clear("InternetGatewayDevice", new Date(5)); clear("X", 1.9);
+                     clear("Y", 0, {value: 7}); clear("Z", null, {notification: new Date(8), accessList: 9});"#)
+    .unwrap();
+    let clears: Vec<(&str, i64)> = out.clears.iter().map(|c| (c.path.as_str(), c.timestamp)).collect();
+    assert_eq!(clears, [("Device", NOW), ("InternetGatewayDevice", 5), ("X", 1), ("Y", 0), ("Z", 0)]);
+    assert!(out.clears[..3].iter().all(|c| c.attributes.is_none()));
+    assert_eq!(out.clears[3].attributes, Some(AttrTimestamps { value: Some(7), ..AttrTimestamps::default() }));
+    assert_eq!(
+        out.clears[4].attributes,
+        Some(AttrTimestamps { notification: Some(8), access_list: Some(9), ..AttrTimestamps::default() })
+    );
 }
 
 fn tree() -> Tree {
@@ -350,13 +360,47 @@ fn args_are_the_presets_arguments() {
     assert_eq!(eval("return args;"), json!([]));
 }
 
-#[test]
-fn ext_is_not_available() {
-    match run(r#"ext("cred", "get", "x");"#) {
-        Err(ScriptError::Exception { message, .. }) => assert!(message.contains("ext() is not available"), "{message}"),
-        other => panic!("{other:?}"),
+/// Extension results the ACS already has, by call.
+struct Extensions(Vec<(Vec<&'static str>, serde_json::Value)>);
+
+impl ScriptData for Extensions {
+    fn query(&self, _: &str) -> Vec<cwmp_script::Node> {
+        Vec::new()
     }
-    assert_eq!(eval(r#"try { ext("x"); } catch (e) { return "caught"; }"#), json!("caught"));
+    fn satisfies(&self, _: &Declaration) -> bool {
+        true
+    }
+    fn extension(&self, call: &[String]) -> Option<serde_json::Value> {
+        self.0.iter().find(|(c, _)| c.iter().eq(call.iter())).map(|(_, v)| v.clone())
+    }
+}
+
+#[test]
+fn ext_stops_the_run_until_the_acs_has_the_result() {
+    let source = r#"
+        declare("Tags.before", null, {value: true});
+        const creds = ext("cred", "get", 42, true, {a: 1});
+        declare("Device.ManagementServer.Username", null, {value: creds.user});
+        return creds.n + 1;
+    "#;
+    // Not run yet: the run stops at the call, every argument as text, even if the script
+    // catches what ext() throws.
+    let out = run_on(source, &Extensions(vec![])).unwrap();
+    assert_eq!(
+        out.extension_call,
+        Some(vec!["cred".into(), "get".into(), "42".into(), "true".into(), "[object Object]".into()])
+    );
+    assert_eq!(out.declarations.len(), 1);
+    assert_eq!(out.result, None);
+    let caught = run_on(r#"try { ext("x", "f"); } catch (e) {} return 1;"#, &Extensions(vec![])).unwrap();
+    assert_eq!(caught.extension_call, Some(vec!["x".into(), "f".into()]));
+    assert_eq!(caught.result, None);
+    // Known: the script gets the result as JSON.
+    let known = Extensions(vec![(vec!["cred", "get", "42", "true", "[object Object]"], json!({"user": "u1", "n": 1}))]);
+    let out = run_on(source, &known).unwrap();
+    assert_eq!(out.extension_call, None);
+    assert_eq!(out.result, Some(json!(2)));
+    assert_eq!(out.declarations[1].values.value, Some((json!("u1"), None)));
 }
 
 #[test]
@@ -479,7 +523,15 @@ fn compiled_scripts_are_told_apart_by_name_and_source() {
     let data = Tree::new(vec![]);
     let sandbox = cwmp_script::Sandbox::new().unwrap();
     let run = |name: &str, source: &str| {
-        let input = cwmp_script::Input { source, name, args: &[], now: NOW, seed: 1, data: &data, limits: limits() };
+        let input = cwmp_script::Input {
+            source,
+            name,
+            args: &[],
+            now: NOW,
+            device_id: "00D09E-HG-1",
+            data: &data,
+            limits: limits(),
+        };
         sandbox.run(&input)
     };
     for _ in 0..2 {
@@ -507,7 +559,7 @@ fn a_sandbox_can_be_owned_and_reused() {
             name: "own.js",
             args: &[],
             now: NOW,
-            seed: 1,
+            device_id: "00D09E-HG-1",
             data: &data,
             limits: limits(),
         };

@@ -8,7 +8,8 @@ use support::*;
 
 fn at(source: &str, now: i64, seed: u64) -> Value {
     let data = Tree::new(vec![]);
-    let input = Input { source, name: "clock.js", args: &[], now, seed, data: &data, limits: limits() };
+    let id = device_id(seed);
+    let input = Input { source, name: "clock.js", args: &[], now, device_id: &id, data: &data, limits: limits() };
     cwmp_script::run(&input).unwrap_or_else(|e| panic!("{source}: {e:?}")).result.unwrap()
 }
 
@@ -82,9 +83,16 @@ fn bad_intervals_throw() {
         ("Date.now(NaN)", "positive"),
         ("Date.now({})", "positive"),
         ("Date.now(1000, -1)", "variance"),
-        ("Date.now('0 * * * *')", "cron"),
     ] {
-        let input = Input { source, name: "clock.js", args: &[], now: NOW, seed: 1, data: &data, limits: limits() };
+        let input = Input {
+            source,
+            name: "clock.js",
+            args: &[],
+            now: NOW,
+            device_id: "00D09E-HG-1",
+            data: &data,
+            limits: limits(),
+        };
         match cwmp_script::run(&input) {
             Err(ScriptError::Exception { message, .. }) => assert!(message.contains(needle), "{source}: {message}"),
             other => panic!("{source}: {other:?}"),
@@ -103,7 +111,15 @@ fn random_is_the_same_on_every_run_for_a_device() {
     // Also from a sandbox of its own, as another ACS worker thread would have.
     let data = Tree::new(vec![]);
     let sandbox = cwmp_script::Sandbox::new().unwrap();
-    let input = Input { source: RANDOMS, name: "r.js", args: &[], now: NOW, seed: 99, data: &data, limits: limits() };
+    let input = Input {
+        source: RANDOMS,
+        name: "r.js",
+        args: &[],
+        now: NOW,
+        device_id: &device_id(99),
+        data: &data,
+        limits: limits(),
+    };
     assert_eq!(sandbox.run(&input).unwrap().result.unwrap(), first);
     for x in first.as_array().unwrap()[..3].iter().map(|v| v.as_f64().unwrap()) {
         assert!((0.0..1.0).contains(&x));
@@ -121,12 +137,61 @@ fn random_differs_between_devices() {
 fn random_can_be_reseeded() {
     let seeded = "Math.random.seed('fixed'); return Math.random();";
     assert_eq!(at(seeded, NOW, 1), at(seeded, NOW, 2));
-    let combined = "Math.random.seedCombine('salt'); return Math.random();";
-    assert_eq!(at(combined, NOW, 1), at(combined, NOW, 1));
-    assert_ne!(at(combined, NOW, 1), at(combined, NOW, 2));
-    assert_ne!(at(combined, NOW, 1), at("return Math.random();", NOW, 1));
+    assert_ne!(at(seeded, NOW, 1), at("return Math.random();", NOW, 1));
+    // seedrandom keys a number by its text and a NUL: 5 and "5" are different seeds.
     assert_eq!(
         at("Math.random.seed(5); const a = Math.random(); Math.random.seed('5'); return a === Math.random();", NOW, 1),
-        json!(true)
+        json!(false)
     );
+    assert_eq!(
+        at("Math.random.seed('5\\0'); return Math.random();", NOW, 1),
+        at("Math.random.seed(5); return Math.random();", NOW, 2)
+    );
+}
+
+#[test]
+fn the_numbers_are_genieacs_numbers() {
+    // seedrandom's documented example, through the script API.
+    assert_eq!(at("Math.random.seed('hello.'); return Math.random();", NOW, 1), json!(0.9282578795792454));
+    // GenieACS seeds with the device id, and offsets intervals by MD5 of it: 640856241 for
+    // this device (computed with Node.js), so a daily interval starts 640856241 % 86400000 ms
+    // before midnight UTC.
+    let id = "00D09E-HG-E2E1";
+    let data = Tree::new(vec![]);
+    let run = |source: &str| {
+        let input = Input { source, name: "c.js", args: &[], now: NOW, device_id: id, data: &data, limits: limits() };
+        cwmp_script::run(&input).unwrap().result.unwrap()
+    };
+    let offset = 640_856_241 % 86_400_000;
+    let daily = run("return Date.now(86400000);").as_i64().unwrap();
+    assert_eq!((daily + offset) % 86_400_000, 0);
+    assert!(daily <= NOW && NOW - daily < 86_400_000);
+    assert_eq!(
+        run("Math.random.seed('00D09E-HG-E2E1'); const a = Math.random(); Math.random.seed(); return a;"),
+        run("return Math.random();")
+    );
+}
+
+#[test]
+fn cron_intervals() {
+    // 2024-05-01T12:34:56.789Z: the last 02:00 UTC, whole seconds; the last second of that
+    // minute matches too, as five fields match every second of it.
+    assert_eq!(at("return Date.now('0 0 2 * * *');", NOW, 1), json!(NOW - 789 - (10 * 3600 + 34 * 60 + 56) * 1000));
+    assert_eq!(at("return Date.now('0 2 * * *');", NOW, 1), json!(NOW - 789 - (10 * 3600 + 33 * 60 + 57) * 1000));
+    // A variance shifts the schedule per device; 0 when nothing ever matched.
+    let shifted = at("return Date.now('0 0 2 * * *', 3600000);", NOW, 1).as_i64().unwrap();
+    assert!((NOW - 86_400_000 - 3_600_000..=NOW).contains(&shifted));
+    assert_eq!(at("return Date.now('0 0 0 31 2 *');", NOW, 1), json!(0));
+    match cwmp_script::run(&Input {
+        source: "Date.now('61 * * * *')",
+        name: "c.js",
+        args: &[],
+        now: NOW,
+        device_id: "x",
+        data: &Tree::new(vec![]),
+        limits: limits(),
+    }) {
+        Err(ScriptError::Exception { message, .. }) => assert!(message.contains("minute field"), "{message}"),
+        other => panic!("{other:?}"),
+    }
 }

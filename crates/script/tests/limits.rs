@@ -16,7 +16,15 @@ fn limits() -> Limits {
 
 fn run_within(source: &str, limits: &Limits) -> Result<cwmp_script::Output, ScriptError> {
     let data = Tree::new(vec![]);
-    cwmp_script::run(&Input { source, name: "limits.js", args: &[], now: NOW, seed: 1, data: &data, limits })
+    cwmp_script::run(&Input {
+        source,
+        name: "limits.js",
+        args: &[],
+        now: NOW,
+        device_id: "00D09E-HG-1",
+        data: &data,
+        limits,
+    })
 }
 
 fn run_limited(source: &str) -> Result<cwmp_script::Output, ScriptError> {
@@ -191,7 +199,15 @@ fn promise_callbacks_left_by_a_run_do_not_run_or_hold_memory() {
     let sandbox = cwmp_script::Sandbox::new().unwrap();
     let data = Tree::new(vec![]);
     let run = |source: &str| {
-        sandbox.run(&Input { source, name: "owned.js", args: &[], now: NOW, seed: 1, data: &data, limits: &limits })
+        sandbox.run(&Input {
+            source,
+            name: "owned.js",
+            args: &[],
+            now: NOW,
+            device_id: "00D09E-HG-1",
+            data: &data,
+            limits: &limits,
+        })
     };
     assert_eq!(run(hold).unwrap().result, Some(json!(1)));
     assert_eq!(run(again).unwrap().result, Some(json!(1 << 20)));

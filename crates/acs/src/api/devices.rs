@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::query::{BodyBytes, Query, json_body};
 use super::{ApiError, ApiResult, PathArg, St};
 use crate::connreq::CrState;
+use crate::provision::pseudo::{self, Pseudo};
 use crate::store::{Device, DeviceQuery, DeviceSort, Store};
 
 /// Top-level fields of a device, for `fields=`.
@@ -67,7 +68,9 @@ struct Projection {
 fn projection(text: &str) -> ApiResult<Projection> {
     let mut p = Projection { fields: vec!["id".into()], params: Vec::new() };
     for f in text.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        if f.contains('.') {
+        if Pseudo::of(f).is_some_and(Pseudo::synthesized) {
+            p.params.push(f.to_owned());
+        } else if f.contains('.') {
             p.params.push(checked_path(f, true)?);
         } else if DEVICE_FIELDS.contains(&f) {
             p.fields.push(f.to_owned());
@@ -88,7 +91,20 @@ async fn project<S: Store>(store: &S, device: &Device, projection: &Projection) 
     let mut out: Map<String, Value> = full.into_iter().filter(|(k, _)| projection.fields.contains(k)).collect();
     if !projection.params.is_empty() {
         let mut values = Map::new();
+        // GenieACS's pseudo-parameters as of the last Inform: identity, tags, and the
+        // Inform, boot, bootstrap and registration times.
+        let pseudo = pseudo::session_nodes(device, &[], device.last_inform.unwrap_or(device.created_at));
         for path in &projection.params {
+            if Pseudo::of(path).is_some_and(Pseudo::synthesized) {
+                for (p, node) in &pseudo {
+                    if let Some((value, _)) = &node.value
+                        && (p == path || path.ends_with('.') && p.starts_with(path.as_str()))
+                    {
+                        values.insert(p.clone(), Value::String(value.clone()));
+                    }
+                }
+                continue;
+            }
             for p in store.params(device.id, path).await? {
                 if (p.path == *path || path.ends_with('.')) && !p.object {
                     values.insert(p.path, p.value.map_or(Value::Null, Value::String));

@@ -23,7 +23,8 @@ pub async fn get_preset<S: Store>(State(state): St<S>, PathArg(name): PathArg<St
     presets.into_iter().find(|p| p.name == name).map(Json).ok_or_else(|| ApiError::NotFound(format!("preset {name}")))
 }
 
-/// `PUT /presets/{name}`: creates or replaces; the body's `name`, if any, must match.
+/// `PUT /presets/{name}`: creates or replaces; the body's `name`, if any, must match. The
+/// body is our JSON or GenieACS's ([`crate::provision::genieacs`]); it is stored in ours.
 pub async fn put_preset<S: Store>(
     State(state): St<S>,
     PathArg(name): PathArg<String>,
@@ -37,14 +38,20 @@ pub async fn put_preset<S: Store>(
             object.insert("name".into(), Value::String(name));
         }
     }
+    crate::provision::genieacs::normalize_preset(object).map_err(|e| ApiError::bad(format!("invalid preset: {e}")))?;
     let preset: Preset = serde_json::from_value(value).map_err(|e| ApiError::bad(format!("invalid preset: {e}")))?;
     preset.validate().map_err(ApiError::bad)?;
+    let scripts = state.store().scripts(ScriptKind::Provision).await?;
     for c in &preset.configurations {
-        if let crate::provision::preset::Configuration::Provision { name, .. } = c
-            && !state.store().scripts(ScriptKind::Provision).await?.iter().any(|s| s.name == *name)
-        {
+        let crate::provision::preset::Configuration::Provision { name, args } = c else { continue };
+        if scripts.iter().any(|s| s.name == *name) {
+            continue;
+        }
+        if !crate::provision::builtin::NAMES.contains(&name.as_str()) {
             return Err(ApiError::bad(format!("no provision script named {name:?}")));
         }
+        crate::provision::builtin::declarations(name, args, &preset.channel, 0, now_millis())
+            .map_err(|e| ApiError::bad(format!("built-in provision {e}")))?;
     }
     state.store().put_preset(&preset, now_millis()).await?;
     tracing::info!(preset = %preset.name, "preset saved");

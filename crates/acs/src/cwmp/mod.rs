@@ -164,6 +164,7 @@ impl<S: Store> Endpoint<S> {
             session_timeout,
             realm: config.cpe_auth.realm.clone(),
             transfer_key: TransferKey::derive(&secret),
+            extensions: config.extensions.clone().map(|e| Arc::new(crate::provision::ext::Extensions::new(e))),
             ..SessionConfig::default()
         };
         let core_config = CoreConfig {

@@ -6,18 +6,27 @@
 //! or      := and ("OR" and)*
 //! and     := unary ("AND" unary)*
 //! unary   := "NOT" unary | compare
-//! compare := operand [ op operand | "IS" ["NOT"] "NULL" | ["NOT"] "LIKE" operand ]
+//! compare := concat [ op concat | "IS" ["NOT"] "NULL" | ["NOT"] "LIKE" concat ]
 //! op      := "=" | "<>" | "!=" | "<" | "<=" | ">" | ">="
-//! operand := "(" expr ")" | string | number | "true" | "false" | "NULL" | path
+//! concat  := sum ("||" sum)*
+//! sum     := product (("+" | "-") product)*
+//! product := operand (("*" | "/" | "%") operand)*
+//! operand := "(" expr ")" | string | number | "true" | "false" | "NULL" | call | path
+//! call    := ("NOW" | "UPPER" | "LOWER" | "ROUND" | "COALESCE") "(" [expr ("," expr)*] ")"
 //! path    := name ("." name)*      -- name: letters, digits, "_", "-", "*"
 //! ```
 //!
-//! Paths are parameters (`Device.DeviceInfo.SoftwareVersion`, `*` matches any instance),
-//! `DeviceID.ID`/`.OUI`/`.ProductClass`/`.SerialNumber`/`.Manufacturer`, `Tags.<tag>` (true
-//! when the device has the tag) and `Events.<code>` with spaces written as `_`
-//! (`Events.0_BOOTSTRAP`). Keywords are case-insensitive. A missing value is NULL, and a
-//! comparison with NULL is NULL (false at the top). Values that both read as numbers compare
-//! as numbers; otherwise as strings. `LIKE` takes `%` (any run) and `_` (one character).
+//! This is GenieACS 1.2's expression language (without `CASE`). Paths are parameters
+//! (`Device.DeviceInfo.SoftwareVersion`, `*` matches any instance) and the pseudo-parameters
+//! of [`super::pseudo`]: `DeviceID.ID`/`.OUI`/`.ProductClass`/`.SerialNumber`/
+//! `.Manufacturer`, `Tags.<tag>` (true when the device has the tag) and `Events.<code>`
+//! (`Events.0_BOOTSTRAP`: the time of that event, when the session has it). Keywords and
+//! function names are case-insensitive; operators other than `AND`, `OR`, `NOT` and the
+//! comparisons need spaces around them (`a-b` is a path). A missing value is NULL, and a
+//! comparison or computation with NULL is NULL (false at the top). Values that both read as
+//! numbers compare as numbers; otherwise as strings. Dates are ms since the epoch, as `NOW()`
+//! is. `LIKE` takes `%` (any run) and `_` (one character). Strings are `"…"` with `\`
+//! escapes, or `'…'` where `''` is a quote.
 
 use std::fmt;
 
@@ -25,6 +34,9 @@ use std::fmt;
 pub trait Facts {
     /// The values of a path (several when it has wildcards; none when unknown).
     fn values(&self, path: &str) -> Vec<String>;
+
+    /// `NOW()`: the session's time, ms since the epoch.
+    fn now(&self) -> i64;
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +47,70 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Compare(Box<Expr>, Op, Box<Expr>),
-    Like { value: Box<Expr>, pattern: Box<Expr>, negated: bool },
-    IsNull { value: Box<Expr>, negated: bool },
+    Like {
+        value: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+    },
+    IsNull {
+        value: Box<Expr>,
+        negated: bool,
+    },
+    /// Arithmetic and `||`.
+    Arith(Box<Expr>, Arith, Box<Expr>),
+    Call(Function, Vec<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Concat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Now,
+    Upper,
+    Lower,
+    Round,
+    Coalesce,
+}
+
+impl Function {
+    fn named(name: &str) -> Option<Function> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "NOW" => Function::Now,
+            "UPPER" => Function::Upper,
+            "LOWER" => Function::Lower,
+            "ROUND" => Function::Round,
+            "COALESCE" => Function::Coalesce,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Function::Now => "NOW",
+            Function::Upper => "UPPER",
+            Function::Lower => "LOWER",
+            Function::Round => "ROUND",
+            Function::Coalesce => "COALESCE",
+        }
+    }
+
+    /// Allowed argument counts.
+    fn arity(self) -> (usize, usize) {
+        match self {
+            Function::Now => (0, 0),
+            Function::Upper | Function::Lower => (1, 1),
+            Function::Round => (1, 2),
+            Function::Coalesce => (1, usize::MAX),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +147,7 @@ enum Token {
     Sym(&'static str),
     LParen,
     RParen,
+    Comma,
 }
 
 fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ParseError> {
@@ -92,6 +167,25 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ParseError> {
                 tokens.push((pos, Token::RParen));
                 i += 1;
             }
+            ',' => {
+                tokens.push((pos, Token::Comma));
+                i += 1;
+            }
+            '+' | '/' | '%' => {
+                tokens.push((
+                    pos,
+                    Token::Sym(match c {
+                        '+' => "+",
+                        '/' => "/",
+                        _ => "%",
+                    }),
+                ));
+                i += 1;
+            }
+            '|' if chars.get(i + 1).is_some_and(|&(_, c)| c == '|') => {
+                tokens.push((pos, Token::Sym("||")));
+                i += 2;
+            }
             '"' | '\'' => {
                 let quote = c;
                 let mut s = String::new();
@@ -103,6 +197,11 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ParseError> {
                         '\\' => {
                             let Some(&(_, next)) = chars.get(i) else { return Err(err(pos, "unterminated string")) };
                             s.push(next);
+                            i += 1;
+                        }
+                        // '' inside '…' is a quote.
+                        '\'' if quote == '\'' && chars.get(i).is_some_and(|&(_, c)| c == '\'') => {
+                            s.push('\'');
                             i += 1;
                         }
                         c if c == quote => break,
@@ -223,8 +322,44 @@ impl Parser {
         self.compare()
     }
 
+    /// The arithmetic operator at the cursor, if any (`*` and `-` come as words: they are
+    /// also path characters).
+    fn arith(&self, ops: &[Arith]) -> Option<Arith> {
+        let op = match self.peek()? {
+            Token::Sym("||") => Arith::Concat,
+            Token::Sym("+") => Arith::Add,
+            Token::Sym("/") => Arith::Div,
+            Token::Sym("%") => Arith::Rem,
+            Token::Word(w) if w == "-" => Arith::Sub,
+            Token::Word(w) if w == "*" => Arith::Mul,
+            _ => return None,
+        };
+        ops.contains(&op).then_some(op)
+    }
+
+    fn binary(&mut self, ops: &[Arith], next: fn(&mut Parser) -> Result<Expr, ParseError>) -> Result<Expr, ParseError> {
+        let mut left = next(self)?;
+        while let Some(op) = self.arith(ops) {
+            self.at += 1;
+            left = Expr::Arith(Box::new(left), op, Box::new(next(self)?));
+        }
+        Ok(left)
+    }
+
+    fn concat(&mut self) -> Result<Expr, ParseError> {
+        self.binary(&[Arith::Concat], Parser::sum)
+    }
+
+    fn sum(&mut self) -> Result<Expr, ParseError> {
+        self.binary(&[Arith::Add, Arith::Sub], Parser::product)
+    }
+
+    fn product(&mut self) -> Result<Expr, ParseError> {
+        self.binary(&[Arith::Mul, Arith::Div, Arith::Rem], Parser::operand)
+    }
+
     fn compare(&mut self) -> Result<Expr, ParseError> {
-        let left = self.operand()?;
+        let left = self.concat()?;
         if self.keyword("IS") {
             let negated = self.keyword("NOT");
             if !self.keyword("NULL") {
@@ -234,7 +369,7 @@ impl Parser {
         }
         let negated = self.keyword("NOT");
         if self.keyword("LIKE") {
-            let pattern = self.operand()?;
+            let pattern = self.concat()?;
             return Ok(Expr::Like { value: Box::new(left), pattern: Box::new(pattern), negated });
         }
         if negated {
@@ -250,7 +385,7 @@ impl Parser {
             _ => return Ok(left),
         };
         self.at += 1;
-        let right = self.operand()?;
+        let right = self.concat()?;
         Ok(Expr::Compare(Box::new(left), op, Box::new(right)))
     }
 
@@ -275,6 +410,34 @@ impl Parser {
                 self.at -= 1;
                 return Err(self.error(format!("expected a value, found {w}")));
             }
+            Token::Word(w) if self.peek() == Some(&Token::LParen) => {
+                let Some(function) = Function::named(&w) else {
+                    self.at -= 1;
+                    return Err(self.error(format!("unknown function {w}")));
+                };
+                self.at += 1;
+                let mut args = Vec::new();
+                if self.peek() == Some(&Token::RParen) {
+                    self.at += 1;
+                } else {
+                    loop {
+                        args.push(self.or()?);
+                        match self.peek() {
+                            Some(Token::Comma) => self.at += 1,
+                            Some(Token::RParen) => {
+                                self.at += 1;
+                                break;
+                            }
+                            _ => return Err(self.error("expected ',' or ')'")),
+                        }
+                    }
+                }
+                let (min, max) = function.arity();
+                if args.len() < min || args.len() > max {
+                    return Err(self.error(format!("{} takes {min} to {max} arguments", function.name())));
+                }
+                Expr::Call(function, args)
+            }
             Token::Word(w) => {
                 if w.starts_with('.') || w.ends_with('.') || w.contains("..") {
                     self.at -= 1;
@@ -282,12 +445,47 @@ impl Parser {
                 }
                 Expr::Path(w)
             }
-            Token::RParen | Token::Sym(_) => {
+            Token::RParen | Token::Comma | Token::Sym(_) => {
                 self.at -= 1;
                 return Err(self.error("expected a value"));
             }
         })
     }
+}
+
+/// A comma-separated list of values (`"Device.X", 300, true`), as GenieACS's UI writes a
+/// provision's arguments.
+pub fn literal_list(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let tokens = tokenize(text).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut expect_value = true;
+    for (position, token) in tokens {
+        let value = match (&token, expect_value) {
+            (Token::Comma, false) => {
+                expect_value = true;
+                continue;
+            }
+            (Token::Str(s), true) => serde_json::Value::String(s.clone()),
+            (Token::Num(n), true) if n.fract() == 0.0 && n.abs() < 9e15 => (*n as i64).into(),
+            (Token::Num(n), true) => {
+                serde_json::Number::from_f64(*n).map(serde_json::Value::Number).ok_or("bad number")?
+            }
+            (Token::Word(w), true) if w.eq_ignore_ascii_case("true") => true.into(),
+            (Token::Word(w), true) if w.eq_ignore_ascii_case("false") => false.into(),
+            (Token::Word(w), true) if w.eq_ignore_ascii_case("null") => serde_json::Value::Null,
+            _ => {
+                return Err(format!(
+                    "only values (text, numbers, booleans) separated by commas, at position {position}"
+                ));
+            }
+        };
+        out.push(value);
+        expect_value = false;
+    }
+    if expect_value && !out.is_empty() {
+        return Err("a value is missing after the last comma".into());
+    }
+    Ok(out)
 }
 
 impl Expr {
@@ -331,6 +529,11 @@ impl Expr {
                 pattern.visit(f);
             }
             Expr::IsNull { value, .. } => value.visit(f),
+            Expr::Arith(a, _, b) => {
+                a.visit(f);
+                b.visit(f);
+            }
+            Expr::Call(_, args) => args.iter().for_each(|a| a.visit(f)),
             Expr::Literal(_) | Expr::Path(_) => {}
         }
     }
@@ -365,7 +568,7 @@ impl Expr {
             Expr::IsNull { value, negated } => Some(value.values(facts).is_empty() != *negated),
             Expr::Literal(Literal::Bool(b)) => Some(*b),
             Expr::Literal(Literal::Null) => None,
-            Expr::Literal(_) | Expr::Path(_) => {
+            Expr::Literal(_) | Expr::Path(_) | Expr::Arith(..) | Expr::Call(..) => {
                 let values = self.values(facts);
                 if values.is_empty() { None } else { Some(values.iter().any(|v| truthy(v))) }
             }
@@ -379,11 +582,77 @@ impl Expr {
             Expr::Literal(Literal::Bool(b)) => vec![b.to_string()],
             Expr::Literal(Literal::Null) => vec![],
             Expr::Path(p) => facts.values(p),
+            Expr::Arith(a, op, b) => {
+                let (left, right) = (a.values(facts), b.values(facts));
+                let mut out = Vec::new();
+                for l in left.iter().take(MAX_VALUES) {
+                    for r in right.iter().take(MAX_VALUES) {
+                        if let Some(v) = arith(l, *op, r) {
+                            out.push(v);
+                        }
+                    }
+                }
+                out
+            }
+            Expr::Call(function, args) => call(*function, args, facts),
             other => match other.truth(facts) {
                 Some(b) => vec![b.to_string()],
                 None => vec![],
             },
         }
+    }
+}
+
+/// Most values of one side taken into a computation (wildcard paths have several).
+const MAX_VALUES: usize = 64;
+
+/// A value as a number, as GenieACS reads one for arithmetic: booleans as 1 and 0, text that
+/// does not start with a number as 0.
+fn number(v: &str) -> f64 {
+    if let Some(b) = matches!(v, "true" | "false").then(|| v == "true") {
+        return f64::from(u8::from(b));
+    }
+    let v = v.trim();
+    let end = v
+        .char_indices()
+        .take_while(|&(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && matches!(c, '-' | '+')))
+        .map(|(i, c)| i + c.len_utf8())
+        .last()
+        .unwrap_or(0);
+    v[..end].parse().unwrap_or(0.0)
+}
+
+fn arith(l: &str, op: Arith, r: &str) -> Option<String> {
+    let (a, b) = (number(l), number(r));
+    let n = match op {
+        Arith::Concat => return Some(format!("{l}{r}")),
+        Arith::Add => a + b,
+        Arith::Sub => a - b,
+        Arith::Mul => a * b,
+        Arith::Div if b == 0.0 => return None,
+        Arith::Div => a / b,
+        Arith::Rem if b.trunc() == 0.0 => return None,
+        Arith::Rem => a % b.trunc(),
+    };
+    n.is_finite().then(|| format_number(n))
+}
+
+fn call(function: Function, args: &[Expr], facts: &dyn Facts) -> Vec<String> {
+    let first = || args.first().map(|a| a.values(facts)).unwrap_or_default();
+    match function {
+        Function::Now => vec![facts.now().to_string()],
+        Function::Upper => first().iter().map(|v| v.to_uppercase()).collect(),
+        Function::Lower => first().iter().map(|v| v.to_lowercase()).collect(),
+        Function::Round => {
+            let places = match args.get(1).map(|a| a.values(facts)) {
+                Some(p) if p.is_empty() => return vec![],
+                Some(p) => number(&p[0]).trunc() as i32,
+                None => 0,
+            };
+            let scale = 10f64.powi(places);
+            first().iter().map(|v| format_number((number(v) * scale).round() / scale)).collect()
+        }
+        Function::Coalesce => args.iter().map(|a| a.values(facts)).find(|v| !v.is_empty()).unwrap_or_default(),
     }
 }
 
@@ -466,7 +735,7 @@ fn like(text: &str, pattern: &str) -> bool {
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Literal(Literal::Str(s)) => write!(f, "{s:?}"),
+            Expr::Literal(Literal::Str(s)) => write!(f, "\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
             Expr::Literal(Literal::Num(n)) => f.write_str(&format_number(*n)),
             Expr::Literal(Literal::Bool(b)) => write!(f, "{b}"),
             Expr::Literal(Literal::Null) => f.write_str("NULL"),
@@ -489,6 +758,27 @@ impl fmt::Display for Expr {
                 write!(f, "{value} {}LIKE {pattern}", if *negated { "NOT " } else { "" })
             }
             Expr::IsNull { value, negated } => write!(f, "{value} IS {}NULL", if *negated { "NOT " } else { "" }),
+            Expr::Arith(a, op, b) => {
+                let op = match op {
+                    Arith::Add => "+",
+                    Arith::Sub => "-",
+                    Arith::Mul => "*",
+                    Arith::Div => "/",
+                    Arith::Rem => "%",
+                    Arith::Concat => "||",
+                };
+                write!(f, "({a}) {op} ({b})")
+            }
+            Expr::Call(function, args) => {
+                write!(f, "{}(", function.name())?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -503,6 +793,9 @@ mod tests {
         fn values(&self, path: &str) -> Vec<String> {
             self.0.get(path).map(|v| v.iter().map(|s| s.to_string()).collect()).unwrap_or_default()
         }
+        fn now(&self) -> i64 {
+            10_000
+        }
     }
 
     fn facts() -> Map {
@@ -512,7 +805,8 @@ mod tests {
             ("Device.IP.Interface.*.Enable", vec!["0", "1"]),
             ("DeviceID.ProductClass", vec!["Router"]),
             ("Tags.lab", vec!["true"]),
-            ("Events.0_BOOTSTRAP", vec!["true"]),
+            ("Events.0_BOOTSTRAP", vec!["9000"]),
+            ("Device.Name", vec!["Box"]),
         ]))
     }
 
@@ -535,6 +829,57 @@ mod tests {
         assert!(!eval("Events.1_BOOT"));
         assert!(eval("Device.IP.Interface.*.Enable = true"), "any instance");
         assert!(eval(""));
+    }
+
+    #[test]
+    fn genieacs_arithmetic_and_functions() {
+        assert!(eval("Events.0_BOOTSTRAP > NOW() - 5000"));
+        assert!(!eval("Events.0_BOOTSTRAP > now() - 500"));
+        assert!(eval("Device.ManagementServer.PeriodicInformInterval * 2 = 600"));
+        assert!(eval("Device.ManagementServer.PeriodicInformInterval / 7 % 5 > 2"));
+        assert!(eval("Device.ManagementServer.PeriodicInformInterval + 1 - 1 = 300"));
+        assert!(eval("2 + 3 * 4 = 14"), "precedence");
+        assert!(eval("(2 + 3) * 4 = 20"));
+        assert!(eval(r#"Device.Name || "-" || DeviceID.ProductClass = "Box-Router""#));
+        assert!(eval(r#"UPPER(Device.Name) = "BOX" AND LOWER("AB") = 'ab'"#));
+        assert!(eval("ROUND(2.567, 2) = 2.57 AND ROUND(2.5) = 3"));
+        assert!(eval(r#"COALESCE(Device.Missing, Device.Name) = "Box""#));
+        assert!(eval("(Device.Missing + 1) IS NULL"), "NULL spreads");
+        assert!(eval("(1 / 0) IS NULL"));
+        assert!(eval(r#"'it''s' = "it's""#));
+        assert!(Expr::parse("FOO(1)").unwrap_err().message.contains("unknown function FOO"));
+        assert!(Expr::parse("NOW(1)").unwrap_err().message.contains("NOW takes 0 to 0"));
+        assert!(Expr::parse("UPPER(1, 2").is_err());
+    }
+
+    #[test]
+    fn display_parses_back() {
+        for text in [
+            r#"Device.A = "q\"uo\\te" AND NOT (Tags.x IS NULL)"#,
+            "Device.A * 2 + 1 > NOW() - 5 OR COALESCE(Device.B, 3) <> 4",
+            r#"Device.A || "x" LIKE "%x" AND Device.B NOT LIKE 'y_'"#,
+        ] {
+            let e = Expr::parse(text).unwrap();
+            assert_eq!(Expr::parse(&e.to_string()).unwrap(), e, "{e}");
+        }
+    }
+
+    #[test]
+    fn literal_lists() {
+        assert_eq!(
+            literal_list(r#""Device.X", 300, -1.5, true, null"#).unwrap(),
+            vec![
+                serde_json::json!("Device.X"),
+                serde_json::json!(300),
+                serde_json::json!(-1.5),
+                serde_json::json!(true),
+                serde_json::Value::Null
+            ]
+        );
+        assert!(literal_list("").unwrap().is_empty());
+        assert!(literal_list("Device.X").is_err());
+        assert!(literal_list("1,").is_err());
+        assert!(literal_list("1 2").is_err());
     }
 
     #[test]

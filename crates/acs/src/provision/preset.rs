@@ -4,15 +4,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use cwmp_script::cron::Cron;
+
 use super::declare::{Declaration, Desired, Freshness};
 use super::expr::Expr;
-use super::snapshot::Snapshot;
+use super::pseudo;
 use crate::store::Millis;
 
 /// A daily time window (UTC) during which a preset applies, optionally on some weekdays only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Schedule {
+pub struct Window {
     /// `HH:MM`, inclusive.
     pub start: String,
     /// `HH:MM`, exclusive; before `start` means the window crosses midnight.
@@ -34,7 +36,7 @@ fn minutes(text: &str) -> Result<u32, String> {
     Ok(h * 60 + m)
 }
 
-impl Schedule {
+impl Window {
     fn validate(&self) -> Result<(), String> {
         minutes(&self.start)?;
         minutes(&self.end)?;
@@ -60,6 +62,150 @@ impl Schedule {
             (minute < end, if weekday == 1 { 7 } else { weekday - 1 })
         };
         in_window && (self.weekdays.is_empty() || self.weekdays.contains(&day))
+    }
+}
+
+/// When a preset applies: a daily window of ours, or GenieACS's `"<seconds> <cron>"` (the
+/// preset applies for `seconds` after each time the cron expression matches, UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    Window(Window),
+    Cron(String),
+}
+
+impl Schedule {
+    /// GenieACS's form: the duration in seconds and the cron expression.
+    fn cron(text: &str) -> Result<(u64, Cron), String> {
+        let text = text.trim();
+        let (duration, expression) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        let duration: u64 = duration
+            .parse()
+            .map_err(|_| format!("schedule {text:?}: expected \"<duration in seconds> <cron expression>\""))?;
+        let cron = Cron::parse(expression).map_err(|e| format!("schedule {text:?}: {e}"))?;
+        Ok((duration, cron))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Schedule::Window(w) => w.validate(),
+            Schedule::Cron(text) => Schedule::cron(text).map(|_| ()),
+        }
+    }
+
+    /// Whether `now` (Unix ms) falls in the schedule.
+    pub fn contains(&self, now: Millis) -> bool {
+        match self {
+            Schedule::Window(w) => w.contains(now),
+            Schedule::Cron(text) => Schedule::cron(text)
+                .ok()
+                .and_then(|(duration, cron)| Some(cron.prev(now)? + (duration as Millis) * 1000))
+                .is_some_and(|end| end > now),
+        }
+    }
+}
+
+impl Serialize for Schedule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Schedule::Window(w) => w.serialize(s),
+            Schedule::Cron(text) => s.serialize_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Schedule, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(text) => Ok(Schedule::Cron(text)),
+            v @ serde_json::Value::Object(_) => {
+                serde_json::from_value(v).map(Schedule::Window).map_err(D::Error::custom)
+            }
+            _ => Err(D::Error::custom(
+                "a schedule is {\"start\", \"end\", \"weekdays\"} or GenieACS's \"<seconds> <cron expression>\"",
+            )),
+        }
+    }
+}
+
+/// Which sessions a preset applies to, by the events of their Inform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Events {
+    /// Every session.
+    #[default]
+    Any,
+    /// Ours (`["0 BOOTSTRAP", "1 BOOT"]`): sessions with at least one of these.
+    OneOf(Vec<String>),
+    /// GenieACS's (`{"0 BOOTSTRAP": true, "1 BOOT": false}`): sessions with every event
+    /// marked `true` and none marked `false`.
+    Match(BTreeMap<String, bool>),
+}
+
+impl Events {
+    /// GenieACS's older text form: `"0 BOOTSTRAP, -1 BOOT"` (a `-` excludes the event).
+    fn from_text(text: &str) -> Events {
+        let mut map = BTreeMap::new();
+        for item in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match item.strip_prefix('-') {
+                Some(code) => map.insert(code.trim().to_owned(), false),
+                None => map.insert(item.to_owned(), true),
+            };
+        }
+        if map.is_empty() { Events::Any } else { Events::Match(map) }
+    }
+
+    /// Whether a session whose Inform carries `events` matches. Codes compare as GenieACS
+    /// compares them, by their `Events.` node (`0 BOOTSTRAP` is `0_BOOTSTRAP`).
+    pub fn matches(&self, events: &[String]) -> bool {
+        let has = |code: &str| events.iter().any(|e| pseudo::event_node(e) == pseudo::event_node(code));
+        match self {
+            Events::Any => true,
+            Events::OneOf(codes) => codes.iter().any(|c| has(c)),
+            Events::Match(map) => map.iter().all(|(code, wanted)| has(code) == *wanted),
+        }
+    }
+
+    fn is_any(&self) -> bool {
+        *self == Events::Any
+    }
+}
+
+impl Serialize for Events {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Events::Any => Vec::<String>::new().serialize(s),
+            Events::OneOf(codes) => codes.serialize(s),
+            Events::Match(map) => map.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Events {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Events, D::Error> {
+        use serde::de::Error;
+        let invalid =
+            || D::Error::custom("events are a list of event codes, an object of codes to true/false, or text");
+        Ok(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Null => Events::Any,
+            serde_json::Value::String(text) => Events::from_text(&text),
+            serde_json::Value::Array(items) => {
+                let codes: Vec<String> = items
+                    .into_iter()
+                    .map(|i| i.as_str().map(String::from))
+                    .collect::<Option<_>>()
+                    .ok_or_else(invalid)?;
+                if codes.is_empty() { Events::Any } else { Events::OneOf(codes) }
+            }
+            serde_json::Value::Object(map) => {
+                let map: BTreeMap<String, bool> = map
+                    .into_iter()
+                    .map(|(k, v)| v.as_bool().map(|b| (k, b)))
+                    .collect::<Option<_>>()
+                    .ok_or_else(invalid)?;
+                if map.is_empty() { Events::Any } else { Events::Match(map) }
+            }
+            _ => return Err(invalid()),
+        })
     }
 }
 
@@ -136,9 +282,9 @@ pub struct Preset {
     /// See [`Expr`]; empty = every device.
     #[serde(default)]
     pub precondition: String,
-    /// Apply only in sessions whose Inform carries one of these events (empty = any).
-    #[serde(default)]
-    pub events: Vec<String>,
+    /// Which sessions it applies to, by the events of their Inform.
+    #[serde(default, skip_serializing_if = "Events::is_any")]
+    pub events: Events,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
     pub configurations: Vec<Configuration>,
@@ -195,15 +341,20 @@ impl Preset {
         Expr::parse(&self.precondition).map_err(|e| format!("precondition: {e}"))
     }
 
-    /// Whether the preset applies to this session.
-    pub fn applies(&self, snapshot: &Snapshot, events: &[String], now: Millis) -> bool {
-        if !self.events.is_empty() && !self.events.iter().any(|e| events.contains(e)) {
-            return false;
-        }
-        if self.schedule.as_ref().is_some_and(|s| !s.contains(now)) {
-            return false;
-        }
-        Expr::parse(&self.precondition).is_ok_and(|e| e.matches(snapshot))
+    /// Whether the session's events and time allow the preset (its precondition aside).
+    pub fn may_apply(&self, events: &[String], now: Millis) -> bool {
+        self.events.matches(events) && self.schedule.as_ref().is_none_or(|s| s.contains(now))
+    }
+
+    /// Whether applying the preset runs scripts (provisions, virtual parameters).
+    pub fn may_run_scripts(&self) -> bool {
+        self.configurations.iter().any(|c| match c {
+            Configuration::Provision { .. } => true,
+            Configuration::Value { path, .. } | Configuration::Refresh { path, .. } => {
+                path.starts_with("VirtualParameters.")
+            }
+            _ => false,
+        })
     }
 
     /// The declarations, firmware goals and script calls of the preset.
@@ -293,7 +444,7 @@ mod tests {
             serde_json::from_str(r#"{"name": "x", "precondition": "Device.A = ", "configurations": []}"#).unwrap();
         assert_eq!(p.validate().unwrap_err(), "precondition: expected a value at position 11");
         p.precondition.clear();
-        p.schedule = Some(Schedule { start: "25:00".into(), end: "01:00".into(), weekdays: vec![] });
+        p.schedule = Some(Schedule::Window(Window { start: "25:00".into(), end: "01:00".into(), weekdays: vec![] }));
         assert!(p.validate().unwrap_err().contains("time of day"));
     }
 
@@ -301,14 +452,14 @@ mod tests {
     fn schedules() {
         // 2026-12-01T23:30:00Z is a Tuesday.
         let tue_2330 = 1_796_167_800_000;
-        let night = Schedule { start: "23:00".into(), end: "02:00".into(), weekdays: vec![] };
+        let night = Window { start: "23:00".into(), end: "02:00".into(), weekdays: vec![] };
         assert!(night.contains(tue_2330));
         assert!(night.contains(tue_2330 + 2 * 3_600_000));
         assert!(!night.contains(tue_2330 + 3 * 3_600_000));
-        let tuesday_only = Schedule { start: "23:00".into(), end: "02:00".into(), weekdays: vec![2] };
+        let tuesday_only = Window { start: "23:00".into(), end: "02:00".into(), weekdays: vec![2] };
         // 01:30 on Wednesday still belongs to Tuesday's window.
         assert!(tuesday_only.contains(tue_2330 + 2 * 3_600_000));
-        let day = Schedule { start: "09:00".into(), end: "17:00".into(), weekdays: vec![] };
+        let day = Window { start: "09:00".into(), end: "17:00".into(), weekdays: vec![] };
         assert!(!day.contains(tue_2330));
     }
 }

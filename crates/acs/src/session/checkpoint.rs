@@ -652,7 +652,7 @@ mod tests {
             channel: "lan".into(),
             weight: 0,
             precondition: String::new(),
-            events: vec![],
+            events: Default::default(),
             schedule: None,
             configurations: vec![
                 Configuration::Value {

@@ -445,7 +445,7 @@ impl Job {
         match self.next_request(ctx) {
             Some((message, writes)) => (Some(message), writes),
             None => match self {
-                Job::Provision(p) => p.next_rpc(),
+                Job::Provision(p) => p.next_rpc(ctx.config.extensions.as_deref()),
                 _ => (None, Vec::new()),
             },
         }

@@ -42,6 +42,8 @@ pub struct SessionConfig {
     /// Signs the URLs of Upload targets and of files that are not public ([`transfer`]);
     /// the nodes of one ACS share it.
     pub transfer_key: transfer::TransferKey,
+    /// GenieACS extensions for provision scripts' `ext()`, when configured.
+    pub extensions: Option<std::sync::Arc<crate::provision::ext::Extensions>>,
 }
 
 impl Default for SessionConfig {
@@ -55,6 +57,7 @@ impl Default for SessionConfig {
             session_timeout: 60_000,
             realm: "cwmp".into(),
             transfer_key: transfer::TransferKey::random(),
+            extensions: None,
         }
     }
 }
@@ -364,6 +367,12 @@ impl AcsSession {
         let Some(mut job) = self.jobs.pop_front() else { return };
         let ctx = JobContext { device: &self.device, config: &self.config, inputs: &self.inputs, now };
         let progress = f(&mut job, &ctx);
+        // Provisioning waiting its turn plans on the tree as the earlier jobs leave it.
+        for waiting in self.jobs.iter_mut() {
+            if let Job::Provision(p) = waiting {
+                p.observe(&progress.writes);
+            }
+        }
         writes.ops.extend(progress.writes);
         for task in progress.waiting {
             self.waiting.insert(task.command_key(), task);

@@ -148,7 +148,13 @@ pub fn run_with(
     seed: u64,
     data: &dyn ScriptData,
 ) -> Result<Output, ScriptError> {
-    cwmp_script::run(&Input { source, name: "test.js", args, now: NOW, seed, data, limits: limits() })
+    let id = device_id(seed);
+    cwmp_script::run(&Input { source, name: "test.js", args, now: NOW, device_id: &id, data, limits: limits() })
+}
+
+/// A device id for a test device number.
+pub fn device_id(n: u64) -> String {
+    format!("00D09E-HG-{n}")
 }
 
 pub fn run_on(source: &str, data: &dyn ScriptData) -> Result<Output, ScriptError> {

@@ -10,7 +10,8 @@ use cwmp_wire::types::{parse_bool, parse_int};
 use cwmp_wire::{DateTime, XsdType};
 
 use super::declare::Declaration;
-use super::snapshot::{Snapshot, Step, parse_query};
+use super::pseudo::{self, Pseudo};
+use super::snapshot::{Snapshot, Step, alias_matches, parse_query};
 use crate::store::Millis;
 
 /// The next thing to do.
@@ -24,6 +25,9 @@ pub enum Action {
     Attributes { paths: Vec<String>, channels: BTreeSet<String> },
     /// Tags to add and remove (no RPC).
     Tags { add: Vec<String>, remove: Vec<String> },
+    /// A pseudo-parameter change of one channel (no RPC; a Reboot, FactoryReset or Download
+    /// is queued as a task).
+    Pseudo { channel: String, op: PseudoOp },
     /// SetParameterValues of one channel: `(path, value, xsd type)`.
     SetValues { channel: String, values: Vec<(String, String, String)> },
     /// SetParameterAttributes of one channel: `(path, notification, access list)`.
@@ -35,6 +39,33 @@ pub enum Action {
     /// A declared value differs on a parameter the device reports read-only: no RPC can fix
     /// it, so the channel gets a fault at once.
     NotWritable { channel: String, path: String },
+}
+
+/// What a declaration of `Reboot`, `FactoryReset` or `Downloads.` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PseudoOp {
+    /// The declared `Reboot` time is later than the last one asked for.
+    Reboot,
+    FactoryReset,
+    /// A new `Downloads.` instance with these fields (`FileType`, `FileName`,
+    /// `TargetFileName`).
+    AddDownload {
+        fields: Vec<(String, String)>,
+    },
+    /// Removes a `Downloads.` instance (`Downloads.3.`).
+    DeleteDownload {
+        instance: String,
+    },
+    /// Sets a field of a `Downloads.` instance.
+    SetDownloadField {
+        path: String,
+        value: String,
+    },
+    /// The declared `Download` time of the instance (`Downloads.3.`) is later than the last
+    /// download asked for.
+    Download {
+        instance: String,
+    },
 }
 
 #[derive(Default)]
@@ -103,6 +134,18 @@ fn expand(
         let mut next = Vec::new();
         for base in &current {
             match step {
+                // An object on the way must be known to exist before anything is asked below
+                // it: a device that lacks it would fault the request (9005). Its parent's
+                // listing tells, as in GenieACS.
+                Step::Name(n) if !last && !base.is_empty() => {
+                    let candidate = format!("{base}{n}");
+                    if snapshot.exists(&format!("{candidate}.")) {
+                        next.push(candidate);
+                    } else if !listed(snapshot, base, 1) {
+                        reads.name(base, true, &decl.channel);
+                        complete = false;
+                    }
+                }
                 Step::Name(n) => next.push(format!("{base}{n}")),
                 Step::Any | Step::Filter(_) => {
                     if !listed(snapshot, base, needed) {
@@ -111,13 +154,16 @@ fn expand(
                         continue;
                     }
                     for child in snapshot.children(base) {
+                        if base.is_empty() && Pseudo::of(&child).is_some() {
+                            continue;
+                        }
                         let candidate = format!("{base}{child}");
                         if let Step::Filter(pairs) = step {
                             let mut all = true;
                             for (key, expected) in pairs {
                                 let key_path = format!("{candidate}.{key}");
                                 match snapshot.node(&key_path).and_then(|n| n.value.as_ref()) {
-                                    Some((v, _)) if v == expected => {}
+                                    Some((v, ty)) if alias_matches(v, ty, expected) => {}
                                     Some(_) => all = false,
                                     None => {
                                         Reads::push(&mut reads.values, &key_path, &decl.channel);
@@ -160,31 +206,89 @@ pub fn same_value(current: &str, desired: &str, ty: &str) -> bool {
     }
 }
 
+/// The value to send for a declared one: GenieACS reads a number given for an
+/// `xsd:dateTime` as ms since the epoch, and sends it as `Date.toISOString()` writes it.
+fn wire_value(value: &str, ty: &str) -> String {
+    let local = ty.rsplit_once(':').map_or(ty, |(_, l)| l);
+    if local == "dateTime"
+        && let Ok(ms) = value.trim().parse::<f64>()
+        && ms.is_finite()
+    {
+        return pseudo::iso_millis(ms.trunc() as Millis);
+    }
+    value.to_owned()
+}
+
+/// Whether the device has the data model root `root` (`Device`): `Some` once known, from
+/// what the ACS holds below it or from a listing of the root (`GetParameterNames ""`).
+fn root_present(snapshot: &Snapshot, root: &str) -> Option<bool> {
+    if snapshot.exists(&format!("{root}.")) {
+        Some(true)
+    } else if listed(snapshot, "", 1) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Plans the next actions. Reads come alone (they may change what the writes are);
-/// writes come once every declaration can be checked.
+/// writes come once every declaration can be checked. Pseudo-parameters never cause an RPC,
+/// and declarations under a data model root the device does not have match nothing.
 pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
     let mut reads = Reads::default();
     let mut tags_add = Vec::new();
     let mut tags_remove = Vec::new();
+    let mut pseudo_ops: Vec<Action> = Vec::new();
     let mut writes: Vec<Action> = Vec::new();
     for decl in declarations {
-        if let Some(tag) = decl.path.strip_prefix("Tags.") {
-            if let Some((v, _)) = &decl.desired.value {
+        match Pseudo::of(&decl.path) {
+            Some(Pseudo::Tags) => {
+                let (Some(node), Some((v, _))) = (decl.path.strip_prefix("Tags."), &decl.desired.value) else {
+                    continue;
+                };
+                let Some(tag) = pseudo::decode_name(node).filter(|t| !t.is_empty() && !node.contains(['*', '[', '.']))
+                else {
+                    continue;
+                };
                 let want = parse_bool(v).unwrap_or(!v.is_empty());
-                let has = snapshot.tags().iter().any(|t| t == tag);
-                if want && !has {
-                    tags_add.push(tag.to_owned());
-                } else if !want && has {
-                    tags_remove.push(tag.to_owned());
+                let has = snapshot.tags().contains(&tag);
+                if want && !has && !tags_add.contains(&tag) {
+                    tags_add.push(tag);
+                } else if !want && has && !tags_remove.contains(&tag) {
+                    tags_remove.push(tag);
                 }
+                continue;
             }
-            continue;
-        }
-        // Virtual parameters are computed by their scripts, never asked of the device.
-        if decl.path.starts_with("VirtualParameters.") {
-            continue;
+            Some(kind @ (Pseudo::Reboot | Pseudo::FactoryReset | Pseudo::Downloads)) => {
+                let ops = match kind {
+                    Pseudo::Downloads => downloads(decl, snapshot),
+                    _ => reboot(decl, snapshot).into_iter().collect(),
+                };
+                for op in ops {
+                    // Once, whichever channels ask for it: the next round sees it done.
+                    if !pseudo_ops.iter().any(|a| matches!(a, Action::Pseudo { op: o, .. } if *o == op)) {
+                        pseudo_ops.push(Action::Pseudo { channel: decl.channel.clone(), op });
+                    }
+                }
+                continue;
+            }
+            // DeviceID and Events are read-only and always known; virtual parameters are
+            // computed by their scripts.
+            Some(_) => continue,
+            None => {}
         }
         let Ok((steps, object)) = parse_query(&decl.path) else { continue };
+        if let Some(Step::Name(root)) = steps.first() {
+            match root_present(snapshot, root) {
+                Some(true) => {}
+                // Matches nothing, as in GenieACS: not an error.
+                Some(false) => continue,
+                None => {
+                    reads.name("", true, &decl.channel);
+                    continue;
+                }
+            }
+        }
         let (paths, complete) = expand(snapshot, decl, &steps, object, &mut reads);
         // Scripts name objects without the final dot (`Device.DeviceInfo.*`); the tree keeps it.
         let paths: Vec<String> = paths
@@ -266,7 +370,8 @@ pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
             {
                 let current_ty = node.value.as_ref().map(|(_, t)| t.as_str()).unwrap_or("xsd:string");
                 let ty = ty.clone().unwrap_or_else(|| current_ty.to_owned());
-                let differs = node.value.as_ref().is_none_or(|(v, _)| !same_value(v, value, &ty));
+                let value = wire_value(value, &ty);
+                let differs = node.value.as_ref().is_none_or(|(v, _)| !same_value(v, &value, &ty));
                 if differs && node.writable == Some(false) {
                     writes.push(Action::NotWritable { channel: decl.channel.clone(), path: path.clone() });
                 } else if differs {
@@ -276,11 +381,11 @@ pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
                     {
                         Some(Action::SetValues { values, .. }) => {
                             values.retain(|(p, _, _)| p != path);
-                            values.push((path.clone(), value.clone(), ty));
+                            values.push((path.clone(), value, ty));
                         }
                         _ => writes.push(Action::SetValues {
                             channel: decl.channel.clone(),
-                            values: vec![(path.clone(), value.clone(), ty)],
+                            values: vec![(path.clone(), value, ty)],
                         }),
                     }
                 }
@@ -303,7 +408,14 @@ pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
     if !tags_add.is_empty() || !tags_remove.is_empty() {
         actions.push(Action::Tags { add: tags_add, remove: tags_remove });
     }
+    actions.extend(pseudo_ops);
     if !reads.names.is_empty() || !reads.values.is_empty() || !reads.attributes.is_empty() {
+        // The root listing comes alone: it decides which declarations mean anything.
+        if let Some(i) = reads.names.iter().position(|(o, _, _)| o.is_empty()) {
+            let (object, next_level, channels) = reads.names.swap_remove(i);
+            actions.push(Action::Names { object, next_level, channels });
+            return actions;
+        }
         for (object, next_level, channels) in reads.names {
             actions.push(Action::Names { object, next_level, channels });
         }
@@ -333,6 +445,84 @@ pub fn plan(declarations: &[Declaration], snapshot: &Snapshot) -> Vec<Action> {
     }
     actions.extend(writes);
     actions
+}
+
+/// A declared time (ms or a dateTime) that is due: after 0 and not after the session.
+fn due(value: &str, snapshot: &Snapshot) -> Option<Millis> {
+    pseudo::time_ms(value).filter(|t| *t > 0 && *t <= snapshot.now())
+}
+
+/// The time stored in a pseudo-parameter (0 when never set).
+fn stored_time(snapshot: &Snapshot, path: &str) -> Millis {
+    snapshot.node(path).and_then(|n| n.value.as_ref()).and_then(|(v, _)| pseudo::time_ms(v)).unwrap_or(0)
+}
+
+/// `Reboot` or `FactoryReset` declared with a time later than the last one asked for
+/// (GenieACS: `declare("Reboot", null, {value: Date.now()})`).
+fn reboot(decl: &Declaration, snapshot: &Snapshot) -> Option<PseudoOp> {
+    let (value, _) = decl.desired.value.as_ref()?;
+    let wanted = due(value, snapshot)?;
+    if stored_time(snapshot, &decl.path) >= wanted {
+        return None;
+    }
+    match decl.path.as_str() {
+        "Reboot" => Some(PseudoOp::Reboot),
+        "FactoryReset" => Some(PseudoOp::FactoryReset),
+        _ => None,
+    }
+}
+
+/// Fields of a `Downloads.` instance that a declaration may set.
+const DOWNLOAD_FIELDS: [&str; 3] = ["FileType", "FileName", "TargetFileName"];
+
+/// A `Downloads.` declaration: instances to have (`Downloads.[FileType:…,FileName:…]` with
+/// `{path: 1}`), fields to set, and `Download` times that ask for a download.
+fn downloads(decl: &Declaration, snapshot: &Snapshot) -> Vec<PseudoOp> {
+    let Ok((steps, _)) = parse_query(&decl.path) else { return Vec::new() };
+    let mut ops = Vec::new();
+    match steps.as_slice() {
+        [_, last @ (Step::Any | Step::Filter(_) | Step::Name(_))] => {
+            let Some((min, max)) = decl.desired.count else { return ops };
+            let instances = snapshot.expand(&steps, true);
+            if instances.len() < min as usize {
+                let fields = match last {
+                    Step::Filter(pairs) => {
+                        pairs.iter().filter(|(k, _)| DOWNLOAD_FIELDS.contains(&k.as_str())).cloned().collect()
+                    }
+                    _ => Vec::new(),
+                };
+                // One at a time: the next round counts again.
+                ops.push(PseudoOp::AddDownload { fields });
+            } else if instances.len() > max as usize {
+                let mut doomed = instances.clone();
+                doomed.sort_by_key(|p| instance_number(p));
+                ops.extend(
+                    doomed
+                        .into_iter()
+                        .rev()
+                        .take(instances.len() - max as usize)
+                        .map(|instance| PseudoOp::DeleteDownload { instance }),
+                );
+            }
+        }
+        [_, _, Step::Name(field)] => {
+            let Some((value, _)) = &decl.desired.value else { return ops };
+            for path in snapshot.expand(&steps, false) {
+                let instance = parent(&path);
+                if field == "Download" {
+                    if due(value, snapshot).is_some_and(|t| stored_time(snapshot, &path) < t) {
+                        ops.push(PseudoOp::Download { instance });
+                    }
+                } else if DOWNLOAD_FIELDS.contains(&field.as_str())
+                    && snapshot.node(&path).and_then(|n| n.value.as_ref()).is_none_or(|(v, _)| v != value)
+                {
+                    ops.push(PseudoOp::SetDownloadField { path, value: value.clone() });
+                }
+            }
+        }
+        _ => {}
+    }
+    ops
 }
 
 /// The oldest value time below an object, or `None` if a value there is unknown.

@@ -20,8 +20,13 @@ fn p(path: &str, value: Option<(&str, &str)>, ts: i64) -> Param {
     }
 }
 
+const NOW: i64 = 1_000_000;
+
+/// A snapshot of a device that informs with `Device.`.
 fn snap(params: Vec<Param>) -> Snapshot {
-    Snapshot::new(&device(), params, &[])
+    let mut s = Snapshot::new(&device(), params, &[], NOW);
+    s.has_root("Device.");
+    s
 }
 
 #[test]
@@ -44,12 +49,24 @@ fn unknown_values_are_read_before_written() {
     );
 }
 
+/// An object known to exist whose children were never listed.
+fn known(path: &str) -> Param {
+    Param { names_ts: None, ..p(path, None, 0) }
+}
+
 #[test]
-fn an_unlisted_parent_is_listed_first() {
-    let s = snap(vec![]);
+fn objects_on_the_way_are_discovered_from_their_parents() {
     let d = Declaration::value("default", "Device.Time.NTPServer1", "pool", None);
-    let actions = plan(&[d], &s);
-    assert!(matches!(&actions[0], Action::Names { object, next_level: true, .. } if object == "Device.Time."));
+    let names = |s: &Snapshot| match plan(std::slice::from_ref(&d), s).first() {
+        Some(Action::Names { object, next_level: true, .. }) => Some(object.clone()),
+        _ => None,
+    };
+    // Nothing known below the root: is there a Time object at all?
+    assert_eq!(names(&snap(vec![])).as_deref(), Some("Device."));
+    // There is: list it.
+    assert_eq!(names(&snap(vec![known("Device.Time.")])).as_deref(), Some("Device.Time."));
+    // The root was listed and has none: nothing to do, and nothing asked that would fault.
+    assert!(plan(std::slice::from_ref(&d), &snap(vec![p("Device.", None, 5), known("Device.DeviceInfo.")])).is_empty());
 }
 
 #[test]
@@ -111,7 +128,7 @@ fn instances_by_key_are_created_and_deleted_to_match() {
         vec![Action::Delete { channel: "fw".into(), instance: "Device.NAT.PortMapping.3.".into() }]
     );
     // Unlisted table: list it first.
-    let s = snap(vec![]);
+    let s = snap(vec![known("Device.NAT.PortMapping.")]);
     let d = Declaration::instances("fw", "Device.NAT.PortMapping.[ExternalPort:8080]", 1, 1);
     assert!(
         matches!(&plan(&[d], &s)[0], Action::Names { object, next_level: true, .. } if object == "Device.NAT.PortMapping.")

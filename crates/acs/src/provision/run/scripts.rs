@@ -1,6 +1,8 @@
 //! Provision and virtual parameter scripts in a session: running them against the snapshot,
 //! turning what they declare into planner declarations, and deciding when a run is stale.
 
+use std::collections::HashMap;
+
 use cwmp_script::{Input, Limits, Node, ScriptData};
 use serde_json::{Value as Json, json};
 
@@ -8,13 +10,22 @@ use crate::provision::declare::{Declaration, Desired, Freshness};
 use crate::provision::planner::plan;
 use crate::provision::snapshot::{Snapshot, parse_query};
 
-/// The snapshot as scripts see it.
-pub(super) struct SnapshotData<'a>(pub &'a Snapshot);
+/// The snapshot as scripts see it, with the session's extension results.
+#[derive(Clone, Copy)]
+pub(super) struct SnapshotData<'a> {
+    pub snapshot: &'a Snapshot,
+    pub extensions: &'a HashMap<String, Json>,
+}
+
+/// How an extension call is kept: the JSON text of its arguments.
+pub(super) fn extension_key(call: &[String]) -> String {
+    serde_json::to_string(call).unwrap_or_default()
+}
 
 impl ScriptData for SnapshotData<'_> {
     fn query(&self, path: &str) -> Vec<Node> {
         let Ok((steps, object)) = parse_query(path) else { return Vec::new() };
-        let snapshot = self.0;
+        let snapshot = self.snapshot;
         snapshot
             .expand(&steps, object)
             .into_iter()
@@ -42,7 +53,11 @@ impl ScriptData for SnapshotData<'_> {
 
     fn satisfies(&self, declaration: &cwmp_script::Declaration) -> bool {
         let ours = convert(declaration, "");
-        ours.path.starts_with("VirtualParameters.") || plan(std::slice::from_ref(&ours), self.0).is_empty()
+        ours.path.starts_with("VirtualParameters.") || plan(std::slice::from_ref(&ours), self.snapshot).is_empty()
+    }
+
+    fn extension(&self, call: &[String]) -> Option<Json> {
+        self.extensions.get(&extension_key(call)).cloned()
     }
 }
 
@@ -84,20 +99,43 @@ pub(super) fn convert(d: &cwmp_script::Declaration, channel: &str) -> Declaratio
     }
 }
 
-/// The arguments a virtual parameter script receives: what was declared of it.
-pub(super) fn virtual_parameter_args(d: &Declaration) -> Vec<Json> {
+/// A stored value as GenieACS hands it to scripts in `args`: booleans, numbers and dates
+/// (ms since the epoch) typed, anything else text.
+fn typed(value: &str, ty: &str) -> Json {
+    let local = ty.rsplit_once(':').map_or(ty, |(_, l)| l);
+    let typed = match local {
+        "boolean" => cwmp_wire::types::parse_bool(value).map(Json::Bool),
+        "int" | "long" => cwmp_wire::types::parse_int::<i64>(value).map(Json::from),
+        "unsignedInt" | "unsignedLong" => cwmp_wire::types::parse_int::<u64>(value).map(Json::from),
+        "dateTime" => crate::provision::pseudo::time_ms(value).map(Json::from),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Json::String(value.to_owned()))
+}
+
+/// The arguments a virtual parameter script receives, as GenieACS passes them: the declared
+/// timestamps and values, then the current ones (what the ACS holds of the parameter).
+pub(super) fn virtual_parameter_args(d: &Declaration, current: Option<&crate::provision::snapshot::Node>) -> Vec<Json> {
     let timestamps = json!({ "value": d.freshness.value, "path": d.freshness.path });
     let values = match &d.desired.value {
         Some((v, Some(ty))) => json!({ "value": [v, ty] }),
         Some((v, None)) => json!({ "value": [v] }),
         None => json!({}),
     };
-    vec![timestamps, values]
-}
-
-/// A stable per-device seed for `Math.random` and `Date.now(interval)` (FNV-1a).
-pub(super) fn seed(device_key: &str) -> u64 {
-    device_key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    let (mut current_timestamps, mut current_values) = (json!({}), json!({}));
+    if let Some(node) = current {
+        if let Some(ts) = node.seen_ts {
+            current_timestamps["path"] = ts.into();
+        }
+        if let (Some((v, ty)), Some(ts)) = (&node.value, node.value_ts) {
+            current_timestamps["value"] = ts.into();
+            current_values["value"] = json!([typed(v, ty), ty]);
+        }
+        if let Some(w) = node.writable {
+            current_values["writable"] = w.into();
+        }
+    }
+    vec![timestamps, values, current_timestamps, current_values]
 }
 
 /// One script the session runs, with its last outcome.
@@ -142,19 +180,22 @@ impl ScriptRun {
     pub fn run(
         &mut self,
         source: &str,
-        snapshot: &Snapshot,
+        data: SnapshotData<'_>,
         now: i64,
-        seed: u64,
+        device_id: &str,
         limits: &Limits,
         changes: usize,
     ) -> Result<cwmp_script::Output, cwmp_script::ScriptError> {
         self.runs += 1;
-        let input =
-            Input { source, name: &self.name, args: &self.args, now, seed, data: &SnapshotData(snapshot), limits };
+        let input = Input { source, name: &self.name, args: &self.args, now, device_id, data: &data, limits };
         let output = cwmp_script::run(&input)?;
-        self.declarations = output.declarations.iter().map(|d| convert(d, &self.channel)).collect();
+        // A run stopped at an extension call declared only part of what it will: keep the
+        // last complete declarations until it runs again.
+        if output.extension_call.is_none() {
+            self.declarations = output.declarations.iter().map(|d| convert(d, &self.channel)).collect();
+        }
         self.reads = output.reads.clone();
-        self.suspended = output.suspended_at.is_some();
+        self.suspended = output.suspended_at.is_some() || output.extension_call.is_some();
         self.ran_at = Some(changes);
         Ok(output)
     }
@@ -170,12 +211,6 @@ mod tests {
         assert_eq!(text(&json!(300)), "300");
         assert_eq!(text(&json!(1.5)), "1.5");
         assert_eq!(text(&json!("x")), "x");
-    }
-
-    #[test]
-    fn seeds_are_stable_per_device() {
-        assert_eq!(seed("a"), seed("a"));
-        assert_ne!(seed("a"), seed("b"));
     }
 
     #[test]

@@ -5,6 +5,8 @@ use crate::provision::preset::{Configuration, Preset};
 use cwmp_model::{Device as ModelDevice, Template, tr181};
 use std::collections::BTreeMap;
 
+mod genieacs;
+
 fn device() -> Device {
     Device { id: 1, ..crate::store::fixtures::device() }
 }
@@ -25,6 +27,7 @@ fn answer(cpe: &mut ModelDevice, request: &Message) -> Result<Message, Fault> {
 
 struct Session {
     rpcs: Vec<String>,
+    messages: Vec<Message>,
     writes: Vec<WriteOp>,
 }
 
@@ -33,7 +36,19 @@ fn session(cpe: &mut ModelDevice, presets: &[Preset], stored: &mut Vec<Param>, n
     session_with(cpe, presets, &[], stored, now)
 }
 
-/// The same with provision (`name`) and virtual parameter (`vp:name`) scripts.
+/// Inputs with provision (`name`) and virtual parameter (`vp:name`) scripts.
+fn inputs(presets: &[Preset], scripts: &[(&str, &str)], stored: &[Param]) -> ProvisioningInputs {
+    let mut inputs = ProvisioningInputs { presets: presets.to_vec(), params: stored.to_vec(), ..Default::default() };
+    for (name, source) in scripts {
+        match name.strip_prefix("vp:") {
+            Some(vp) => inputs.virtual_parameters.insert(vp.to_string(), source.to_string()),
+            None => inputs.provisions.insert(name.to_string(), source.to_string()),
+        };
+    }
+    inputs
+}
+
+/// The same with scripts, for the fixture device (TR-181) in a `2 PERIODIC` session.
 fn session_with(
     cpe: &mut ModelDevice,
     presets: &[Preset],
@@ -41,31 +56,36 @@ fn session_with(
     stored: &mut Vec<Param>,
     now: Millis,
 ) -> Session {
-    let mut inputs = ProvisioningInputs { presets: presets.to_vec(), params: stored.clone(), ..Default::default() };
-    for (name, source) in scripts {
-        match name.strip_prefix("vp:") {
-            Some(vp) => inputs.virtual_parameters.insert(vp.to_string(), source.to_string()),
-            None => inputs.provisions.insert(name.to_string(), source.to_string()),
-        };
-    }
-    let mut rpcs = Vec::new();
-    let mut writes = Vec::new();
-    let Some(mut p) = Provisioner::new(inputs, &device(), &["2 PERIODIC".into()], "Device.", now) else {
-        return Session { rpcs, writes };
-    };
+    let s = drive(cpe, inputs(presets, scripts, stored), &device(), &["2 PERIODIC".into()], "Device.", now, None);
+    *stored = apply(std::mem::take(stored), &s.writes);
+    s
+}
+
+/// Answers every RPC of a session's provisioning with the data-model engine.
+fn drive(
+    cpe: &mut ModelDevice,
+    inputs: ProvisioningInputs,
+    device: &Device,
+    events: &[String],
+    root: &str,
+    now: Millis,
+    extensions: Option<&crate::provision::ext::Extensions>,
+) -> Session {
+    let mut s = Session { rpcs: Vec::new(), messages: Vec::new(), writes: Vec::new() };
+    let Some(mut p) = Provisioner::new(inputs, device, events, root, now) else { return s };
     loop {
-        let (message, w) = p.next_rpc();
-        writes.extend(w);
+        let (message, w) = p.next_rpc(extensions);
+        s.writes.extend(w);
         let Some(message) = message else { break };
-        rpcs.push(message.name().to_owned());
+        s.rpcs.push(message.name().to_owned());
         match answer(cpe, &message) {
-            Ok(response) => writes.extend(p.on_response(&response)),
-            Err(fault) => writes.extend(p.on_fault(&fault)),
+            Ok(response) => s.writes.extend(p.on_response(&response)),
+            Err(fault) => s.writes.extend(p.on_fault(&fault)),
         }
-        assert!(rpcs.len() < 100, "runaway: {rpcs:?}");
+        s.messages.push(message);
+        assert!(s.rpcs.len() < 100, "runaway: {:?}", s.rpcs);
     }
-    *stored = apply(std::mem::take(stored), &writes);
-    Session { rpcs, writes }
+    s
 }
 
 /// What the store would hold after the writes (paths and values only).
@@ -121,7 +141,7 @@ fn preset(name: &str, configurations: Vec<Configuration>) -> Preset {
         channel: name.into(),
         weight: 0,
         precondition: String::new(),
-        events: vec![],
+        events: Default::default(),
         schedule: None,
         configurations,
     }
@@ -293,7 +313,7 @@ fn a_loop_is_caught() {
     .unwrap();
     let mut rounds = 0;
     let writes = loop {
-        let (message, writes) = p.next_rpc();
+        let (message, writes) = p.next_rpc(None);
         let Some(_) = message else { break writes };
         rounds += 1;
         // The CPE claims success but its value stays: feed a stale read back.
