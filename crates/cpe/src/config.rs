@@ -444,6 +444,10 @@ impl Config {
         let ms = |name: &str| format!("{root}ManagementServer.{name}");
         let info = |name: &str| format!("{root}DeviceInfo.{name}");
         let mut factory = vec![
+            // On from the factory: TR-181 says so, TR-098 gives no default (its zero is false,
+            // which would keep a TR-098 agent from ever informing); `[device.defaults]` may
+            // still turn it off.
+            (ms("EnableCWMP"), "true".to_owned()),
             (ms("URL"), self.acs.url.clone()),
             (ms("Username"), self.acs.username.clone()),
             (ms("Password"), self.acs.password.clone()),
@@ -517,6 +521,7 @@ mod tests {
         let agent = config.agent_config().unwrap();
         assert_eq!(agent.version, Version::V1_4);
         assert!(agent.factory_defaults.iter().any(|(k, _)| k == "Device.ManagementServer.URL"));
+        assert!(agent.factory_defaults.iter().any(|(k, v)| k == "Device.ManagementServer.EnableCWMP" && v == "true"));
         assert!(agent.identity.iter().any(|(k, v)| k == "Device.DeviceInfo.ManufacturerOUI" && v.len() == 6));
     }
 

@@ -114,6 +114,9 @@ pub fn build(source: &ModelSource, settings: &ModelSettings) -> Result<SharedMod
         (model.ms("URL"), settings.acs_url.clone()),
         (model.ms("Username"), settings.acs_username.clone()),
         (model.ms("Password"), settings.acs_password.clone()),
+        // TR-098 gives EnableCWMP no default, and its zero (false) would keep every
+        // simulated device from informing.
+        (model.ms("EnableCWMP"), "true".to_owned()),
         (model.ms("PeriodicInformEnable"), "true".to_owned()),
         (model.ms("PeriodicInformInterval"), settings.inform_interval.max(1).to_string()),
         // A dump's own Connection Request credentials would be shared by every device;
@@ -168,6 +171,8 @@ mod tests {
             let device = Device::new(model.template.clone());
             assert_eq!(device.get(&model.ms("URL")).unwrap(), "http://acs.example:7547/");
             assert_eq!(device.get(&model.ms("PeriodicInformInterval")).unwrap(), "300");
+            let enabled = device.get(&model.ms("EnableCWMP")).unwrap();
+            assert!(matches!(enabled.as_str(), "1" | "true"), "{root}EnableCWMP = {enabled}");
             assert_eq!(device.get(&model.info("ManufacturerOUI")).unwrap(), "00C0FF");
             assert_eq!(device.get(&model.info("SoftwareVersion")).unwrap(), "1.0.0");
         }
