@@ -11,20 +11,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::Acs;
-use serde_json::{Value, json};
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Acs, Process, eventually, param};
+use serde_json::json;
 
 fn start_agent(dir: &std::path::Path, acs: &Acs, model: &str, product_class: &str, serial: &str) -> Process {
     let config = format!(
@@ -51,43 +42,11 @@ dir = "{state}"
 [connection_request]
 listen = "127.0.0.1:0"
 advertised_host = "127.0.0.1"
-{defaults}
 "#,
         cwmp = acs.cwmp,
         state = dir.join(format!("state-{serial}")).display(),
-        // The TR-098 model's factory state has CWMP off.
-        defaults = if model == "tr098" {
-            "[device.defaults]\n\"InternetGatewayDevice.ManagementServer.EnableCWMP\" = true"
-        } else {
-            ""
-        }
     );
-    let path = dir.join(format!("cpe-{serial}.toml"));
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_cwmp"))
-        .args(["cpe", "run", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start cwmp cpe run");
-    Process(child)
-}
-
-async fn eventually<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn param<'a>(device: &'a Value, path: &str) -> Option<&'a str> {
-    device["parameters"].as_array()?.iter().find(|p| p["path"] == path)?["value"].as_str()
+    common::start_agent(&dir.join(format!("cpe-{serial}.toml")), &config)
 }
 
 /// Puts GenieACS's seeds: the three provisions, then the presets as GenieACS's setup stores

@@ -63,6 +63,13 @@ pub struct RequestFacts<'a> {
     pub uri: &'a str,
 }
 
+impl RequestFacts<'_> {
+    /// The request's credentials as the verifier reads them (CWMP requests are POSTs).
+    fn presented(&self, tls: bool, now: Millis) -> Presented<'_> {
+        Presented { authorization: self.authorization, method: "POST", uri: self.uri, tls, now: unix_seconds(now) }
+    }
+}
+
 /// The endpoint's settings the core applies.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
@@ -183,13 +190,7 @@ impl<H: Clone> EndpointCore<H> {
             client_identity: conn.client_identity.as_deref(),
             authenticated: conn.authenticated.as_deref(),
         };
-        let presented = Presented {
-            authorization: req.authorization,
-            method: "POST",
-            uri: req.uri,
-            tls: conn.tls,
-            now: unix_seconds(now),
-        };
+        let presented = req.presented(conn.tls, now);
         let (how, enrol) = match self.gate.admit(key, device, &facts, &presented, &mut self.nonces) {
             Admission::Admit { how, enrol } => (how, enrol),
             Admission::Challenge { stale, refusal } => {
@@ -241,13 +242,7 @@ impl<H: Clone> EndpointCore<H> {
             }
         }
         if req.authorization.is_some() {
-            let presented = Presented {
-                authorization: req.authorization,
-                method: "POST",
-                uri: req.uri,
-                tls: conn.tls,
-                now: unix_seconds(now),
-            };
+            let presented = req.presented(conn.tls, now);
             let username = presented_username(req.authorization);
             let candidates: Vec<Candidate<'_, &str>> =
                 self.sessions.by_username(&username).map(|(id, c)| Candidate::stored(id, c)).collect();
@@ -303,13 +298,7 @@ impl<H: Clone> EndpointCore<H> {
         now: Millis,
     ) -> bool {
         let Some(credentials) = &device.credentials else { return false };
-        let presented = Presented {
-            authorization: req.authorization,
-            method: "POST",
-            uri: req.uri,
-            tls: conn.tls,
-            now: unix_seconds(now),
-        };
+        let presented = req.presented(conn.tls, now);
         let verified = matches!(
             self.gate.verifier().verify(&[Candidate::stored((), credentials)], &presented, &mut self.nonces),
             Proof::Verified(())

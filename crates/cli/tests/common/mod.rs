@@ -82,3 +82,44 @@ pub async fn request(
     let body = response.into_body().collect().await.ok()?.to_bytes().to_vec();
     Some((status, body))
 }
+
+/// A child process, killed when dropped.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `cwmp cpe run` with this configuration (written to `path`), its output discarded.
+pub fn start_agent(path: &Path, config: &str) -> Process {
+    std::fs::write(path, config).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_cwmp"))
+        .args(["cpe", "run", "--config"])
+        .arg(path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cwmp cpe run");
+    Process(child)
+}
+
+/// Polls until `check` gives a value, or fails after `limit`.
+pub async fn eventually<T>(what: &str, limit: std::time::Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A parameter's value in a device document of the REST API.
+pub fn param<'a>(device: &'a serde_json::Value, path: &str) -> Option<&'a str> {
+    device["parameters"].as_array()?.iter().find(|p| p["path"] == path)?["value"].as_str()
+}
